@@ -1,0 +1,168 @@
+"""One frozen settings object, resolved once from flag > env var > ini.
+
+Every setting ``x`` has three spellings: the ini key ``dbsnap_x``, the flag
+``--dbsnap-x`` and the environment variable ``DBSNAP_X``. This module knows
+nothing of pytest: the plugin hands it three lookups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import ConfigError
+
+Kind = Literal["str", "list", "bool", "seconds"]
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is spelled, parsed and documented."""
+
+    name: str
+    kind: Kind
+    default: str
+    help: str
+
+    @property
+    def ini(self) -> str:
+        return f"dbsnap_{self.name}"
+
+    @property
+    def flag(self) -> str:
+        return "--dbsnap-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return f"DBSNAP_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("image", "str", "postgres:17", "base image the database is seeded in"),
+    Setting(
+        "seed",
+        "list",
+        "",
+        "SQL files, globs or folders applied in order (folders sorted by name)",
+    ),
+    Setting(
+        "seed_command",
+        "str",
+        "",
+        "shell command run after the SQL files, with DATABASE_URL and PG* set",
+    ),
+    Setting("cache_key", "str", "", "extra text that invalidates the snapshot when it changes"),
+    Setting("watch", "list", "", "globs of further files whose contents invalidate the snapshot"),
+    Setting("dbname", "str", "test", "name of the seeded database"),
+    Setting("user", "str", "postgres", "database superuser the tests connect as"),
+    Setting(
+        "project", "str", "", "name in the snapshot tag dbsnap/<project>:<key>; default: rootdir"
+    ),
+    Setting("host", "str", "127.0.0.1", "address ports are published on and tests connect to"),
+    Setting("rebuild", "bool", "false", "build a new snapshot even when one exists"),
+    Setting("keep", "bool", "false", "leave containers running and print how to connect"),
+    Setting("startup_timeout", "seconds", "60", "seconds a container may take to accept queries"),
+    Setting("lock_timeout", "seconds", "900", "seconds to wait for another process's build"),
+    Setting("disable", "bool", "false", "turn the plugin off"),
+)
+
+_PROJECT = re.compile(r"[^a-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of pytest-dbsnap, resolved once per session."""
+
+    image: str
+    seed: tuple[str, ...]
+    seed_command: str
+    cache_key: str
+    watch: tuple[str, ...]
+    dbname: str
+    user: str
+    project: str
+    host: str
+    rebuild: bool
+    keep: bool
+    startup_timeout: float
+    lock_timeout: float
+    disable: bool
+    rootdir: Path
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+Lookup = Callable[[Setting], "str | Sequence[str] | None"]
+
+
+def resolve(
+    rootdir: Path,
+    flag: Lookup,
+    ini: Lookup,
+    environ: Mapping[str, str],
+) -> Settings:
+    """Merge the three spellings of every setting into one :class:`Settings`.
+
+    ``flag`` and ``ini`` return ``None`` when the user did not set the value.
+    """
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        raw: str | Sequence[str] | None = flag(setting)
+        source = setting.flag
+        if raw is None and setting.env in environ:
+            raw, source = environ[setting.env], setting.env
+        if raw is None:
+            raw, source = ini(setting), setting.ini
+        if raw is None:
+            raw, source = setting.default, "default"
+        values[setting.name] = _parse(setting, raw, source)
+    project = str(values["project"]) or rootdir.name
+    values["project"] = _PROJECT.sub("-", project.lower()).strip("-._") or "project"
+    if not values["image"]:
+        raise ConfigError(
+            "dbsnap_image is empty: name a PostgreSQL image such as postgres:17 "
+            "(ini dbsnap_image, flag --dbsnap-image or env DBSNAP_IMAGE)"
+        )
+    return Settings(rootdir=rootdir, **values)  # type: ignore[arg-type]
+
+
+def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:
+    if setting.kind == "list":
+        if isinstance(raw, str):
+            try:
+                return tuple(shlex.split(raw))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{source}: cannot split {raw!r} into paths ({exc}); quote paths with spaces"
+                ) from None
+        return tuple(raw)
+    text = raw if isinstance(raw, str) else " ".join(raw)
+    text = text.strip()
+    if setting.kind == "bool":
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise ConfigError(
+            f"{source}={text!r} is not a boolean: use one of {', '.join(TRUE + FALSE[:-1])}"
+        )
+    if setting.kind == "seconds":
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0:
+            raise ConfigError(
+                f"{source}={text!r} is not a number of seconds: use a positive number"
+            )
+        return seconds
+    return text

@@ -1,0 +1,286 @@
+"""PostgreSQL in a container of the official image's interface (``postgres:17``)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from ..errors import ContainerError, ImageError, SeedError
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from docker.models.images import Image
+
+    from ..docker import Docker
+    from ..seed import SqlFile
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a test database lives and how to reach it.
+
+    ``dsn`` is a libpq conninfo string for ``psycopg.connect``; ``url`` is a
+    ``postgresql://`` URL for SQLAlchemy and most frameworks.
+    """
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @property
+    def dsn(self) -> str:
+        return make_conninfo(
+            host=self.host,
+            port=str(self.port),
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+        )
+
+    @property
+    def url(self) -> str:
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+        )
+
+    def environment(self) -> dict[str, str]:
+        """``DATABASE_URL`` and the libpq ``PG*`` variables pointing at this database."""
+        return {
+            "DATABASE_URL": self.url,
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.dbname,
+        }
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        """A new psycopg connection to this database."""
+        return psycopg.connect(self.dsn, **kwargs)
+
+    def __repr__(self) -> str:  # never show the password
+        return (
+            f"Database(host={self.host!r}, port={self.port}, user={self.user!r}, "
+            f"dbname={self.dbname!r})"
+        )
+
+
+# psql prints "psql:/path:LINE: ERROR:  message" for syntax and runtime errors alike.
+_PSQL_ERROR = re.compile(r"^psql:(?P<path>[^:]+):(?P<line>\d+): (?:ERROR|FATAL):\s+(?P<msg>.*)$")
+
+# Run the image's own entrypoint under a shell that outlives the server, so the
+# server can be stopped cleanly and its WAL trimmed before `docker commit`.
+_KEEPALIVE = '"$@" & wait $!; while :; do sleep 3600; done'
+
+# After a clean shutdown only the segment holding the shutdown checkpoint is
+# needed; older segments and recycled future ones would bloat the layer.
+_STOP_AND_TRIM = r"""
+set -eu
+pg_ctl stop -D "$PGDATA" -m fast -w -t 300 >/dev/null
+control=$(pg_controldata -D "$PGDATA")
+state=$(printf '%s\n' "$control" | sed -n 's/^Database cluster state: *//p')
+[ "$state" = "shut down" ] || { echo "cluster state after stop: $state" >&2; exit 1; }
+redo=$(printf '%s\n' "$control" | sed -n "s/^Latest checkpoint's REDO WAL file: *//p")
+cd "$PGDATA/pg_wal"
+for f in *; do
+  case "$f" in
+    ????????????????????????) [ "$f" = "$redo" ] || rm -f -- "$f" ;;
+  esac
+done
+rm -f archive_status/*
+"""
+
+SEED_DIR = "/tmp"
+
+
+class PostgresEngine:
+    """PostgreSQL through the official image's interface."""
+
+    name = "postgres"
+    port = 5432
+    # The official images declare a VOLUME on their PGDATA (up to 17) or on
+    # /var/lib/postgresql (18+); `docker commit` keeps nothing inside a volume.
+    data_dir = "/var/lib/dbsnap/pgdata"
+    # Seeding needs no durability: the data reaches the image through a clean
+    # shutdown, not through crash recovery.
+    seed_settings = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+
+    def check_image(self, image: Image, ref: str) -> None:
+        """Refuse an image whose volumes would swallow the moved PGDATA."""
+        volumes = image.attrs.get("Config", {}).get("Volumes") or {}
+        for volume in volumes:
+            if self.data_dir == volume or self.data_dir.startswith(volume.rstrip("/") + "/"):
+                raise ImageError(
+                    f"image {ref!r} declares VOLUME {volume}, which holds {self.data_dir}; "
+                    "use an image that does not declare a volume above it"
+                )
+
+    def seeding_container(
+        self, image: Image, *, user: str, dbname: str, password: str
+    ) -> tuple[dict[str, str], list[str], list[str]]:
+        """Environment, entrypoint and command of the seeding container."""
+        config = image.attrs.get("Config", {})
+        entrypoint = list(config.get("Entrypoint") or [])
+        command = list(config.get("Cmd") or ["postgres"])
+        for setting in self.seed_settings:
+            command += ["-c", setting]
+        environment = {
+            "PGDATA": self.data_dir,
+            "POSTGRES_USER": user,
+            "POSTGRES_DB": dbname,
+            "POSTGRES_PASSWORD": password,
+        }
+        return environment, ["/bin/sh", "-c", _KEEPALIVE, "dbsnap-seed", *entrypoint], command
+
+    def snapshot_config(self, image: Image) -> dict[str, Any]:
+        """The image config a snapshot commits: the base's, with PGDATA moved."""
+        config = image.attrs.get("Config", {})
+        env = [e for e in config.get("Env") or [] if not e.startswith("PGDATA=")]
+        # docker commit merges the container's environment in; blank the secret.
+        env += [f"PGDATA={self.data_dir}", "POSTGRES_PASSWORD="]
+        return {
+            "Entrypoint": config.get("Entrypoint"),
+            "Cmd": config.get("Cmd") or ["postgres"],
+            "Env": env,
+        }
+
+    def wait_ready(
+        self, docker: Docker, container: Container, database: Database, timeout: float
+    ) -> None:
+        """Wait until a real query succeeds over TCP.
+
+        docker-proxy accepts a connection before anything listens behind it, and
+        the entrypoint's temporary init server listens on no TCP port, so only a
+        query answered through the published port means the final server is up.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        last_error = "no attempt yet"
+        while True:
+            try:
+                with psycopg.connect(database.dsn, connect_timeout=3, autocommit=True) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.Error as exc:
+                last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            status = docker.status(container)
+            if status not in ("running", "created"):
+                raise ContainerError(
+                    f"container {container.name} exited ({status}) before PostgreSQL was ready; "
+                    f"check the image and its settings. Last log lines:\n"
+                    f"{docker.logs_tail(container)}"
+                )
+            if time.monotonic() > deadline:
+                raise ContainerError(
+                    f"container {container.name} did not accept queries within {timeout:g}s "
+                    f"(last error: {last_error}); raise dbsnap_startup_timeout or check the "
+                    f"image. Last log lines:\n{docker.logs_tail(container)}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def apply_sql(
+        self,
+        docker: Docker,
+        container: Container,
+        sql: SqlFile,
+        index: int,
+        *,
+        user: str,
+        dbname: str,
+    ) -> None:
+        """Run one SQL file with psql in the container; errors name file and line."""
+        inside = f"{SEED_DIR}/dbsnap-seed-{index:04d}.sql"
+        docker.put_file(container, inside, sql.path.read_bytes())
+        result = docker.exec(
+            container,
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--no-password",
+                "-U",
+                user,
+                "-d",
+                dbname,
+                "-f",
+                inside,
+            ],
+            user="postgres",
+            environment={"PGOPTIONS": "-c client_min_messages=warning"},
+        )
+        docker.exec(container, ["rm", "-f", inside])
+        if result.exit_code == 0:
+            return
+        raise SeedError(
+            self._describe_sql_error(result.output, inside, sql.display, result.exit_code)
+        )
+
+    @staticmethod
+    def _describe_sql_error(output: str, inside: str, display: str, exit_code: int) -> str:
+        lines = output.splitlines()
+        for i, line in enumerate(lines):
+            match = _PSQL_ERROR.match(line)
+            if match and match.group("path") == inside:
+                message = match.group("msg").strip()
+                details = [
+                    ln.split(":", 1)[1].strip()
+                    for ln in lines[i + 1 : i + 4]
+                    if ln.startswith(("DETAIL:", "HINT:"))
+                ]
+                extra = f" ({'; '.join(details)})" if details else ""
+                return (
+                    f"{display}:{match.group('line')}: {message}{extra}; "
+                    "fix the statement that ends on that line and run again"
+                )
+        if exit_code in (126, 127):
+            return (
+                f"{display}: psql is missing from the image; use an image with the PostgreSQL "
+                "client (the official postgres images have it)"
+            )
+        tail = "\n".join(lines[-10:]) or "(no output)"
+        return f"{display}: psql failed with exit code {exit_code}; its output:\n{tail}"
+
+    def stop_cleanly(self, docker: Docker, container: Container) -> None:
+        """Shut the server down cleanly and drop WAL the snapshot does not need."""
+        result = docker.exec(
+            container, ["sh", "-c", _STOP_AND_TRIM], user="postgres", environment={"LC_ALL": "C"}
+        )
+        if result.exit_code != 0:
+            raise SeedError(
+                f"PostgreSQL in {container.name} did not shut down cleanly: "
+                f"{result.output.strip()[-300:]}; see the container's logs"
+            )
+
+    def worker_command(self, image: Image, settings: Sequence[str] = ()) -> list[str]:
+        config = image.attrs.get("Config", {})
+        command = list(config.get("Cmd") or ["postgres"])
+        for setting in settings:
+            command += ["-c", setting]
+        return command
+
+    @staticmethod
+    def describe(database: Database) -> str:
+        """How a person connects with psql (includes the password: for `keep`)."""
+        env = f"PGPASSWORD={shlex.quote(database.password)}"
+        return (
+            f"{env} psql -h {database.host} -p {database.port} "
+            f"-U {shlex.quote(database.user)} {shlex.quote(database.dbname)}"
+        )
+
+
+def labels_of(image: Image) -> Mapping[str, str]:
+    return image.attrs.get("Config", {}).get("Labels") or {}

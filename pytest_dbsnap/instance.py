@@ -1,0 +1,79 @@
+"""Database containers started from a snapshot. Knows no pytest."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .docker import LABEL_PREFIX
+from .engines.postgres import Database, PostgresEngine
+from .snapshot import owner_labels
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    from .docker import Docker
+    from .snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A running container of the snapshot and the database inside it."""
+
+    container: Container
+    database: Database
+    start_seconds: float
+
+    @property
+    def name(self) -> str:
+        return str(self.container.name)
+
+
+def start_instance(
+    docker: Docker,
+    engine: PostgresEngine,
+    snapshot: Snapshot,
+    *,
+    session: str,
+    role: str,
+    host: str,
+    startup_timeout: float,
+    project: str,
+) -> Instance:
+    """Start one container from ``snapshot`` and wait until it answers queries."""
+    started = time.monotonic()
+    image = docker.get_or_pull_image(snapshot.tag)
+    name = f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
+    container = docker.create(
+        name=name,
+        image=snapshot.image_id,
+        labels={
+            f"{LABEL_PREFIX}kind": "worker",
+            f"{LABEL_PREFIX}worker": role,
+            f"{LABEL_PREFIX}project": project,
+            **owner_labels(session),
+        },
+        command=engine.worker_command(image),
+        publish={engine.port: host},
+    )
+    try:
+        docker.start(container)
+        database = Database(
+            host=host,
+            port=docker.published_port(container, engine.port),
+            user=snapshot.user,
+            password=snapshot.password,
+            dbname=snapshot.dbname,
+        )
+        engine.wait_ready(docker, container, database, startup_timeout)
+    except BaseException:
+        docker.remove(container)
+        raise
+    return Instance(container, database, time.monotonic() - started)
+
+
+def stop_instance(docker: Docker, instance: Instance) -> None:
+    """Remove the container and its anonymous volumes."""
+    docker.remove(instance.container)
