@@ -1,0 +1,1 @@
+"""Shared test set-up: the unit tests need nothing; tests/docker needs a daemon."""

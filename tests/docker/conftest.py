@@ -1,0 +1,86 @@
+"""Fixtures for tests that run real inner pytest sessions against a real daemon.
+
+Each test gets a fresh project name, so its snapshots never collide with
+another test's or an earlier run's, and on teardown the fixture asserts that
+the project left no container and the session no new volume behind.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from .project import Project
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"these tests need a Docker engine ({exc}); see .ci/run", pytrace=False)
+    yield client
+    client.close()
+
+
+def _require_image(client: docker.DockerClient, name: str) -> str:
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        major = name.rpartition(":")[2]
+        pytest.fail(
+            f"base image {name} is missing: build it with images/postgres/build {major}",
+            pytrace=False,
+        )
+    return name
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: docker.DockerClient) -> str:
+    """The image tests seed in (DBSNAP_IMAGE, default dbsnap-postgres:17)."""
+    return _require_image(docker_client, os.environ.get("DBSNAP_IMAGE", "dbsnap-postgres:17"))
+
+
+@pytest.fixture(scope="session")
+def pg18_image(docker_client: docker.DockerClient) -> str:
+    """A PostgreSQL 18 image, with 18's VOLUME /var/lib/postgresql layout."""
+    return _require_image(
+        docker_client, os.environ.get("DBSNAP_TEST_IMAGE_18", "dbsnap-postgres:18")
+    )
+
+
+@pytest.fixture
+def project(
+    pytester: pytest.Pytester,
+    docker_client: docker.DockerClient,
+    base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Project]:
+    for name in list(os.environ):
+        if name.startswith("DBSNAP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DBSNAP_IMAGE", base_image)
+    volumes_before = {v.name for v in docker_client.volumes.list()}
+    proj = Project(pytester.path, f"t-{uuid.uuid4().hex[:10]}", docker_client, pytester)
+    yield proj
+
+    leaked = proj.containers()
+    # A volume of a container still alive is caught with the container; what
+    # a removed container leaves is a dangling volume.
+    dangling = docker_client.volumes.list(filters={"dangling": True})
+    new_volumes = {v.name for v in dangling} - volumes_before
+    for container in docker_client.containers.list(
+        all=True, filters={"label": f"dbsnap.project={proj.name}"}
+    ):
+        container.remove(force=True, v=True)
+    for image in proj.images():
+        docker_client.images.remove(image.id, force=True)
+    for volume in new_volumes:
+        docker_client.volumes.get(volume).remove(force=True)
+    assert not leaked, f"containers left behind: {leaked}"
+    assert not new_volumes, f"volumes left behind: {sorted(new_volumes)}"

@@ -1,0 +1,67 @@
+"""A throw-away project folder for inner pytest sessions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pytest
+from docker.models.images import Image
+
+
+@dataclass
+class Project:
+    """A throw-away project folder with its own snapshot namespace."""
+
+    path: Path
+    name: str
+    client: docker.DockerClient
+    pytester: pytest.Pytester
+    counter: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counter = self.path / "seed-runs.txt"
+
+    def write(self, relative: str, text: str) -> Path:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text).lstrip())
+        return target
+
+    def ini(self, **settings: str) -> None:
+        """Write pytest.ini with dbsnap_project set and the given dbsnap_* keys."""
+        lines = ["[pytest]", f"dbsnap_project = {self.name}"]
+        lines += [f"dbsnap_{key} = {value}" for key, value in settings.items()]
+        self.write("pytest.ini", "\n".join(lines) + "\n")
+
+    def counting_command(self) -> str:
+        """A seed command that records each time it runs."""
+        return f"echo run >> {self.counter}"
+
+    def seed_runs(self) -> int:
+        return len(self.counter.read_text().splitlines()) if self.counter.exists() else 0
+
+    def run(self, *args: str, timeout: float = 300) -> pytest.RunResult:
+        return self.pytester.runpytest_subprocess(*args, timeout=timeout)
+
+    def popen(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pytest", *args],
+            cwd=cwd or self.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def images(self) -> list[Image]:
+        return list(self.client.images.list(filters={"label": f"dbsnap.project={self.name}"}))
+
+    def containers(self) -> list[str]:
+        found = self.client.containers.list(
+            all=True, filters={"label": f"dbsnap.project={self.name}"}
+        )
+        return [str(c.name) for c in found]
