@@ -27,10 +27,13 @@ def dbsnap_worker(request: pytest.FixtureRequest) -> Iterator[Database]:
     from .plugin import WORKER_REPORTS, instance_report, runtime_of
 
     runtime = runtime_of(request.config)
+    failure = None
     try:
         database = runtime.worker_database()
     except DbsnapError as exc:
-        pytest.fail(f"dbsnap: {exc}", pytrace=False)
+        failure = f"dbsnap: {exc}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     report = instance_report(runtime)
     workeroutput: dict[str, Any] | None = getattr(request.config, "workeroutput", None)
     if workeroutput is not None:

@@ -80,13 +80,16 @@ class Database:
 _PSQL_ERROR = re.compile(r"^psql:(?P<path>[^:]+):(?P<line>\d+): (?:ERROR|FATAL):\s+(?P<msg>.*)$")
 
 # Run the image's own entrypoint under a shell that outlives the server, so the
-# server can be stopped cleanly and its WAL trimmed before `docker commit`.
-_KEEPALIVE = '"$@" & wait $!; while :; do sleep 3600; done'
+# server can be stopped cleanly and its WAL trimmed before `docker commit`. A
+# server that dies on its own still ends the container, with its exit status.
+_STOPPING = "/tmp/dbsnap-stopping"
+_KEEPALIVE = f'"$@" & wait $!; s=$?; [ -e {_STOPPING} ] || exit $s; while :; do sleep 3600; done'
 
 # After a clean shutdown only the segment holding the shutdown checkpoint is
 # needed; older segments and recycled future ones would bloat the layer.
 _STOP_AND_TRIM = r"""
 set -eu
+touch {stopping}
 pg_ctl stop -D "$PGDATA" -m fast -w -t 300 >/dev/null
 control=$(pg_controldata -D "$PGDATA")
 state=$(printf '%s\n' "$control" | sed -n 's/^Database cluster state: *//p')
@@ -99,7 +102,7 @@ for f in *; do
   esac
 done
 rm -f archive_status/*
-"""
+""".replace("{stopping}", _STOPPING)
 
 SEED_DIR = "/tmp"
 
@@ -140,6 +143,9 @@ class PostgresEngine:
             "POSTGRES_USER": user,
             "POSTGRES_DB": dbname,
             "POSTGRES_PASSWORD": password,
+            # The snapshot keeps one WAL segment; at 1 MiB instead of 16 it
+            # stops weighing more than a small seeded database.
+            "POSTGRES_INITDB_ARGS": "--wal-segsize=1",
         }
         return environment, ["/bin/sh", "-c", _KEEPALIVE, "dbsnap-seed", *entrypoint], command
 
@@ -148,7 +154,7 @@ class PostgresEngine:
         config = image.attrs.get("Config", {})
         env = [e for e in config.get("Env") or [] if not e.startswith("PGDATA=")]
         # docker commit merges the container's environment in; blank the secret.
-        env += [f"PGDATA={self.data_dir}", "POSTGRES_PASSWORD="]
+        env += [f"PGDATA={self.data_dir}", "POSTGRES_PASSWORD=", "POSTGRES_INITDB_ARGS="]
         return {
             "Entrypoint": config.get("Entrypoint"),
             "Cmd": config.get("Cmd") or ["postgres"],

@@ -1,0 +1,150 @@
+"""Failures explain themselves in one line and leave nothing behind.
+
+The ``project`` fixture fails any test here that leaves a container of the
+project or a new dangling volume; each test also checks that no image got tagged.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .project import Project
+
+GOOD = "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (1), (2);\n"
+TEST = "def test_db(dbsnap_worker_conn):\n    pass\n"
+
+
+@pytest.mark.parametrize("xdist", [True, False], ids=["xdist", "single"])
+@pytest.mark.parametrize(
+    ("bad_sql", "expected"),
+    [
+        (
+            "-- a comment\nINSERT INTO t VALUES (3);\n\nINSERT INTO t\n  VALUES (1);\n",
+            "db/02_data.sql:5: duplicate key value violates unique constraint "
+            '"t_pkey" (Key (id)=(1) already exists.); fix the statement*',
+        ),
+        (
+            "INSERT INTO t VALUES (4);\nINSRT INTO t VALUES (5);\n",
+            'db/02_data.sql:2: syntax error at or near "INSRT"*',
+        ),
+    ],
+    ids=["runtime-error", "syntax-error"],
+)
+def test_failing_seed_sql_names_file_and_line(
+    project: Project, bad_sql: str, expected: str, xdist: bool
+) -> None:
+    project.write("db/01_schema.sql", GOOD)
+    project.write("db/02_data.sql", bad_sql)
+    project.ini(seed="db/*.sql")
+    project.write("test_db.py", TEST)
+    result = project.run(*(["-n", "2"] if xdist else []))
+    assert result.ret != 0
+    if xdist:
+        result.stderr.fnmatch_lines([f"ERROR: {expected}"])
+    else:
+        result.stdout.fnmatch_lines([f"dbsnap: {expected}"])
+    assert project.images() == []
+
+
+def test_failing_seed_command_shows_its_output_tail(project: Project) -> None:
+    project.ini(seed_command="echo step one; echo 'relation users missing' >&2; exit 3")
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: seed command * exited with status 3 (run in *); fix it and run again. "
+            "Last output lines:",
+            "step one",
+            "relation users missing",
+        ]
+    )
+    assert project.images() == []
+
+
+def test_seed_hook_that_raises(project: Project) -> None:
+    project.ini()
+    project.write(
+        "conftest.py",
+        """
+        def pytest_dbsnap_seed(database):
+            raise LookupError("no migration named 0042")
+        """,
+    )
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: seed hook conftest.py::pytest_dbsnap_seed raised LookupError: "
+            "no migration named 0042; fix the hook and run again"
+        ]
+    )
+    assert project.images() == []
+
+
+def test_missing_seed_file(project: Project) -> None:
+    project.ini(seed="db/nope.sql")
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["ERROR: dbsnap_seed: 'db/nope.sql' does not exist (looked in *"])
+
+
+def test_docker_not_reachable(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{project.path}/no-docker.sock")
+    project.ini()
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        ["ERROR: cannot reach the Docker daemon at unix://*/no-docker.sock (*); start the Docker*"]
+    )
+    single = project.run()
+    single.assert_outcomes(errors=1)
+    single.stdout.fnmatch_lines(["dbsnap: cannot reach the Docker daemon at *"])
+
+
+def test_missing_image(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBSNAP_IMAGE", "dbsnap-test/does-not-exist:1")
+    project.ini()
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        ["ERROR: image 'dbsnap-test/does-not-exist:1' is not on this Docker host and pulling*"]
+    )
+
+
+def test_bad_setting_value_is_a_usage_error(project: Project) -> None:
+    project.ini(startup_timeout="soon")
+    project.write("test_db.py", TEST)
+    result = project.run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: dbsnap_startup_timeout='soon' is not a number of seconds: use a positive number"]
+    )
+
+
+def test_container_that_exits_at_start_shows_its_logs(project: Project) -> None:
+    # An unknown server setting makes postgres exit right after init.
+    project.ini()
+    project.write(
+        "conftest.py",
+        """
+        import pytest
+        from pytest_dbsnap.engines.postgres import PostgresEngine
+
+        PostgresEngine.seed_settings = ("no_such_setting=1",)
+        """,
+    )
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: container dbsnap-seed-* exited (exited) before PostgreSQL was ready*",
+            '*unrecognized configuration parameter "no_such_setting"*',
+        ]
+    )
+    assert project.images() == []
