@@ -66,3 +66,9 @@ def test_every_setting_has_three_spellings() -> None:
         assert setting.ini == f"dbsnap_{setting.name}"
         assert setting.flag.startswith("--dbsnap-")
         assert setting.env == f"DBSNAP_{setting.name.upper()}"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"`{setting.ini}`" in readme, setting.ini

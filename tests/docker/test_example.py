@@ -1,0 +1,32 @@
+"""The example application runs as its README says: `pytest -n 4`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .project import Project
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+
+def test_shop_example_passes_with_four_workers(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(
+        EXAMPLE, project.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setenv("DBSNAP_PROJECT", project.name)
+    result = project.run("-n", "4", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=47)
+    result.stdout.fnmatch_lines(
+        [
+            f"snapshot dbsnap/{project.name}:* (cache miss: *",
+            "4 database container(s) started in *",
+        ]
+    )
+    again = project.run("-n", "4", "-p", "no:cacheprovider")
+    again.assert_outcomes(passed=47)
+    again.stdout.fnmatch_lines(["*(cache hit: nothing seeded)"])
