@@ -17,7 +17,7 @@ from typing import Literal
 
 from .errors import ConfigError
 
-Kind = Literal["str", "list", "bool", "seconds"]
+Kind = Literal["str", "list", "bool", "seconds", "count", "choice"]
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -31,6 +31,7 @@ class Setting:
     kind: Kind
     default: str
     help: str
+    choices: tuple[str, ...] = ()
 
     @property
     def ini(self) -> str:
@@ -71,6 +72,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keep", "bool", "false", "leave containers running and print how to connect"),
     Setting("startup_timeout", "seconds", "60", "seconds a container may take to accept queries"),
     Setting("lock_timeout", "seconds", "900", "seconds to wait for another process's build"),
+    Setting(
+        "scope",
+        "choice",
+        "function",
+        "how long a test's pristine database lives: function, module or worker",
+        ("function", "module", "worker"),
+    ),
+    Setting(
+        "mode",
+        "choice",
+        "clone",
+        "how a pristine database is made: clone (a copy inside the worker's container) "
+        "or container (a fresh container from the snapshot)",
+        ("clone", "container"),
+    ),
+    Setting("pool_size", "count", "2", "pristine databases each worker keeps ready"),
+    Setting(
+        "clone_strategy",
+        "choice",
+        "file_copy",
+        "CREATE DATABASE strategy for copies: file_copy or wal_log",
+        ("file_copy", "wal_log"),
+    ),
+    Setting(
+        "durable",
+        "bool",
+        "false",
+        "keep fsync, synchronous_commit and full_page_writes on in test containers",
+    ),
     Setting("disable", "bool", "false", "turn the plugin off"),
 )
 
@@ -94,6 +124,11 @@ class Settings:
     keep: bool
     startup_timeout: float
     lock_timeout: float
+    scope: str
+    mode: str
+    pool_size: int
+    clone_strategy: str
+    durable: bool
     disable: bool
     rootdir: Path
 
@@ -155,6 +190,16 @@ def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:
         raise ConfigError(
             f"{source}={text!r} is not a boolean: use one of {', '.join(TRUE + FALSE[:-1])}"
         )
+    if setting.kind == "choice":
+        if text not in setting.choices:
+            raise ConfigError(
+                f"{source}={text!r} is not valid: use one of {', '.join(setting.choices)}"
+            )
+        return text
+    if setting.kind == "count":
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{source}={text!r} is not a count: use a whole number, 1 or more")
+        return int(text)
     if setting.kind == "seconds":
         try:
             seconds = float(text)

@@ -1,22 +1,97 @@
-"""The public fixtures of pytest-dbsnap."""
+"""The public fixtures of pytest-dbsnap.
+
+``dbsnap_db``, ``dbsnap_dsn`` and ``dbsnap_conn`` give every test a database
+that is exactly the seeded state. ``dbsnap_worker`` and ``dbsnap_worker_conn``
+give the database every test of the worker shares.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 import pytest
 
+from .config import SETTINGS
 from .errors import DbsnapError
 
 if TYPE_CHECKING:
     from .engines.postgres import Database
+    from .instance import Instance
+    from .pool import Pool
+    from .runtime import Runtime
+
+T = TypeVar("T")
+_CHOICES = {s.name: s.choices for s in SETTINGS if s.name in ("scope", "mode")}
+
+
+def _or_fail(make: Callable[[], T]) -> T:
+    failure = None
+    try:
+        return make()
+    except DbsnapError as exc:
+        failure = f"dbsnap: {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@dataclass
+class Lease:
+    """A pristine database lent to one test (or module) by a pool."""
+
+    database: Database
+    give_back: Callable[[], None]
+    keep: Callable[[], None]
+
+
+def lease(runtime: Runtime, mode: str) -> Lease:
+    """Take a pristine database from the pool of ``mode``."""
+    timeout = runtime.settings.startup_timeout
+    if mode == "container":
+        containers: Pool[Instance] = _or_fail(runtime.container_pool)
+        instance = _or_fail(lambda: containers.acquire(timeout))
+        return Lease(
+            instance.database,
+            lambda: containers.release(instance),
+            lambda: containers.keep(instance),
+        )
+    clones: Pool[Database] = _or_fail(runtime.clone_pool)
+    database = _or_fail(lambda: clones.acquire(timeout))
+    return Lease(database, lambda: clones.release(database), lambda: clones.keep(database))
+
+
+def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str, str]:
+    """(scope, mode) for ``node``: its closest ``dbsnap`` marker over the settings."""
+    marker = node.get_closest_marker("dbsnap")
+    chosen = {"scope": runtime.settings.scope, "mode": runtime.settings.mode}
+    if marker is not None:
+        for name, value in marker.kwargs.items():
+            if name not in _CHOICES or value not in _CHOICES[name]:
+                accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in _CHOICES.items())
+                pytest.fail(
+                    f"@pytest.mark.dbsnap({name}={value!r}) on {node.nodeid} is not valid: "
+                    f"use {accepted}",
+                    pytrace=False,
+                )
+            chosen[name] = value
+    return chosen["scope"], chosen["mode"]
 
 
 @pytest.fixture(scope="session")
-def dbsnap_worker(request: pytest.FixtureRequest) -> Iterator[Database]:
+def dbsnap_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """This process's pytest-dbsnap state; emptied at the end of the session."""
+    from .plugin import runtime_of
+
+    runtime = runtime_of(request.config)
+    yield runtime
+    for problem in runtime.close():  # a failed cleanup must not hide the test results
+        warnings.warn(f"dbsnap: {problem}", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def dbsnap_worker(dbsnap_runtime: Runtime) -> Database:
     """This worker's database: one container from the snapshot per xdist worker.
 
     Every test in the same worker shares it, so committed writes are seen by
@@ -24,27 +99,7 @@ def dbsnap_worker(request: pytest.FixtureRequest) -> Iterator[Database]:
     ``host``, ``port``, ``user``, ``password``, ``dbname``, ``dsn`` (libpq
     conninfo) and ``url`` (``postgresql://``, for SQLAlchemy).
     """
-    from .plugin import WORKER_REPORTS, instance_report, runtime_of
-
-    runtime = runtime_of(request.config)
-    failure = None
-    try:
-        database = runtime.worker_database()
-    except DbsnapError as exc:
-        failure = f"dbsnap: {exc}"
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)
-    report = instance_report(runtime)
-    workeroutput: dict[str, Any] | None = getattr(request.config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput["dbsnap"] = report
-    else:
-        request.config.stash[WORKER_REPORTS].append(report)
-    yield database
-    try:
-        runtime.close()
-    except Exception as exc:  # a failed cleanup must not hide the test results
-        warnings.warn(f"dbsnap: could not remove {runtime.role}'s container: {exc}", stacklevel=1)
+    return _or_fail(dbsnap_runtime.worker_database)
 
 
 @pytest.fixture
@@ -58,3 +113,63 @@ def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[A
         yield conn
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def dbsnap_module_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) -> Iterator[Database]:
+    """A pristine database shared by the tests of one module."""
+    _, mode = options(request.node, dbsnap_runtime)
+    lent = lease(dbsnap_runtime, mode)
+    try:
+        yield lent.database
+    finally:
+        lent.give_back()
+
+
+@pytest.fixture
+def dbsnap_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) -> Iterator[Database]:
+    """A database that is exactly the seeded state, for this test alone.
+
+    The code under test may open its own connections and pools to it and commit
+    freely: the next test still starts pristine. ``@pytest.mark.dbsnap(scope=
+    "module")`` or ``scope="worker"`` shares one among the tests of a module
+    or of the worker; ``mode="container"`` gives a whole container instead of a
+    copy inside the worker's.
+    """
+    scope, mode = options(request.node, dbsnap_runtime)
+    if scope == "worker":
+        yield request.getfixturevalue("dbsnap_worker")
+        return
+    if scope == "module":
+        yield request.getfixturevalue("dbsnap_module_db")
+        return
+    lent = lease(dbsnap_runtime, mode)
+    request.node.stash[LEASE] = lent
+    try:
+        yield lent.database
+    finally:
+        del request.node.stash[LEASE]
+        if dbsnap_runtime.settings.keep and request.node.stash.get(FAILED, False):
+            lent.keep()
+        else:
+            lent.give_back()
+
+
+@pytest.fixture
+def dbsnap_dsn(dbsnap_db: Database) -> str:
+    """libpq conninfo of this test's pristine database (see ``dbsnap_db``)."""
+    return dbsnap_db.dsn
+
+
+@pytest.fixture
+def dbsnap_conn(dbsnap_db: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A psycopg connection to this test's pristine database, closed after it."""
+    conn = psycopg.connect(dbsnap_db.dsn)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+LEASE = pytest.StashKey[Lease]()
+FAILED = pytest.StashKey[bool]()

@@ -41,6 +41,7 @@ def start_instance(
     host: str,
     startup_timeout: float,
     project: str,
+    durable: bool = False,
 ) -> Instance:
     """Start one container from ``snapshot`` and wait until it answers queries."""
     started = time.monotonic()
@@ -55,7 +56,7 @@ def start_instance(
             f"{LABEL_PREFIX}project": project,
             **owner_labels(session),
         },
-        command=engine.worker_command(image),
+        command=engine.worker_command(image, () if durable else engine.no_durability),
         publish={engine.port: host},
     )
     try:

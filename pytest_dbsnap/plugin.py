@@ -19,7 +19,17 @@ import pytest
 from . import hooks
 from .config import SETTINGS, Setting, Settings, resolve
 from .errors import DbsnapError
-from .fixtures import dbsnap_worker, dbsnap_worker_conn
+from .fixtures import (
+    FAILED,
+    LEASE,
+    dbsnap_conn,
+    dbsnap_db,
+    dbsnap_dsn,
+    dbsnap_module_db,
+    dbsnap_runtime,
+    dbsnap_worker,
+    dbsnap_worker_conn,
+)
 from .runtime import Runtime
 from .seed import (
     PythonSeed,
@@ -33,13 +43,23 @@ from .seed import (
 from .snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Generator, Sequence
 
     from _pytest.terminal import TerminalReporter
 
     from .engines.postgres import Database
+    from .instance import Instance
 
-__all__ = ["RUNTIME", "dbsnap_worker", "dbsnap_worker_conn"]
+__all__ = [
+    "RUNTIME",
+    "dbsnap_conn",
+    "dbsnap_db",
+    "dbsnap_dsn",
+    "dbsnap_module_db",
+    "dbsnap_runtime",
+    "dbsnap_worker",
+    "dbsnap_worker_conn",
+]
 
 RUNTIME = pytest.StashKey[Runtime]()
 WorkerReport = dict[str, Any]
@@ -111,7 +131,12 @@ def pytest_configure(config: pytest.Config) -> None:
             runtime.snapshot = Snapshot.from_dict(handed["snapshot"])
     config.stash[RUNTIME] = runtime
     config.stash[WORKER_REPORTS] = []
-    config.add_cleanup(runtime.close)
+    config.add_cleanup(runtime.close_quietly)  # a safety net behind dbsnap_runtime
+    config.addinivalue_line(
+        "markers",
+        "dbsnap(scope=None, mode=None): how this test gets its pristine database "
+        "(scope: function, module or worker; mode: clone or container)",
+    )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dbsnap-xdist")
 
@@ -129,6 +154,37 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         runtime.ensure_snapshot()
     except DbsnapError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+        runtime = item.config.stash.get(RUNTIME, None)
+        lent = item.stash.get(LEASE, None)
+        if runtime is not None and runtime.settings.keep and lent is not None:
+            report.sections.append(
+                ("dbsnap", f"kept this test's database: {runtime.engine.describe(lent.database)}")
+            )
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    runtime = config.stash.get(RUNTIME, None)
+    if runtime is None or not runtime.started:
+        return
+    # Session fixtures are gone by now: xdist and pytest tear them down with
+    # the last test. What started is remembered in runtime.started.
+    report = instance_report(runtime, runtime.started[0])
+    workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["dbsnap"] = report
+    else:
+        config.stash[WORKER_REPORTS].append(report)
 
 
 class XdistHooks:
@@ -176,10 +232,8 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
             terminalreporter.write_line(f"kept {report['container']}: {report['kept']}")
 
 
-def instance_report(runtime: Runtime) -> dict[str, Any]:
+def instance_report(runtime: Runtime, instance: Instance) -> dict[str, Any]:
     """What a process tells the summary about its container."""
-    instance = runtime.instance
-    assert instance is not None
     return {
         "container": instance.name,
         "start_seconds": instance.start_seconds,

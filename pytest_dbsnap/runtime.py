@@ -1,13 +1,19 @@
-"""What one process holds during a session: settings, Docker, snapshot, its container.
+"""What one process holds during a session: settings, Docker, snapshot, containers.
 
 The pytest face keeps one :class:`Runtime` in ``config.stash``; this module
 knows no pytest. Everything is made on first use and remembered, failures too,
 so a broken setup fails fast instead of once per test.
+
+Inside the worker's container the seeded database is renamed to a template
+closed to connections; the worker-scoped database and every per-test copy are
+clones of it, so a connection left open never blocks the next copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +22,10 @@ from typing import TypeVar
 from .config import Settings
 from .docker import Docker
 from .engines.postgres import Database, PostgresEngine
+from .engines.postgres_admin import Admin, Strategy
 from .errors import DbsnapError
 from .instance import Instance, start_instance, stop_instance
+from .pool import Pool
 from .seed import SeedPlan
 from .snapshot import Log, Snapshot, ensure_snapshot
 
@@ -36,13 +44,28 @@ class Runtime:
     engine: PostgresEngine = field(default_factory=PostgresEngine)
     snapshot: Snapshot | None = None
     instance: Instance | None = None
+    shared: Database | None = None
+    clones: Pool[Database] | None = None
+    containers: Pool[Instance] | None = None
+    started: list[Instance] = field(default_factory=list)
     _docker: Docker | None = None
     _failure: DbsnapError | None = None
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[Admin | Docker] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def template(self) -> str:
+        return f"{self.settings.dbname[:40]}_dbsnap_template"
 
     def docker(self) -> Docker:
-        if self._docker is None:
-            self._docker = Docker.connect()
-        return self._docker
+        """This thread's Docker client (docker-py clients are not shared across threads)."""
+        client: Docker | None = getattr(self._local, "docker", None)
+        if client is None:
+            client = self._local.docker = Docker.connect()
+            with self._lock:
+                self._opened.append(client)
+        return client
 
     def ensure_snapshot(self) -> Snapshot:
         """The snapshot this session uses; built or found on first call."""
@@ -59,34 +82,130 @@ class Runtime:
             )
         return self.snapshot
 
-    def worker_database(self) -> Database:
-        """This process's database, in a container started on first call."""
+    def worker_instance(self) -> Instance:
+        """This process's container, its seeded database turned into the template."""
         if self.instance is None:
-            snapshot = self.ensure_snapshot()
-            self.instance = self._remembering(
-                lambda: start_instance(
-                    self.docker(),
-                    self.engine,
-                    snapshot,
-                    session=self.session,
-                    role=self.role,
-                    host=self.settings.host,
-                    startup_timeout=self.settings.startup_timeout,
-                    project=self.settings.project,
+            instance = self._remembering(lambda: self._start(self.role))
+            try:
+                self._remembering(
+                    lambda: self._admin(instance.database).make_template(
+                        self.settings.dbname, self.template
+                    )
+                )
+            except BaseException:
+                stop_instance(self.docker(), instance)
+                raise
+            self.instance = instance
+            self.started.append(instance)
+        return self.instance
+
+    def worker_database(self) -> Database:
+        """The database every test of this process shares (worker scope)."""
+        if self.shared is None:
+            server = self.worker_instance().database
+            self._remembering(
+                lambda: self._admin(server).clone(
+                    self.template, self.settings.dbname, self._strategy
                 )
             )
-        return self.instance.database
+            self.shared = server
+        return self.shared
 
-    def close(self) -> None:
-        """Remove this process's container (unless ``keep``) and close Docker."""
-        instance, self.instance = self.instance, None
+    def clone_pool(self) -> Pool[Database]:
+        """Copies of the template, made ahead inside this process's container."""
+        if self.clones is None:
+            server = self.worker_instance().database
+            counter = itertools.count(1)
+            prefix = f"{self.settings.dbname[:40]}_"
+
+            def make() -> Database:
+                name = f"{prefix}{next(counter)}"
+                self._admin(server).clone(self.template, name, self._strategy)
+                return server.with_dbname(name)
+
+            def destroy(database: Database) -> None:
+                self._admin(server).drop(database.dbname)
+
+            self.clones = Pool(
+                name=f"pristine-database pool of {self.role}",
+                make=make,
+                destroy=destroy,
+                size=self.settings.pool_size,
+            ).start()
+        return self.clones
+
+    def container_pool(self) -> Pool[Instance]:
+        """Whole containers from the snapshot, started ahead, one per test."""
+        if self.containers is None:
+            counter = itertools.count(1)
+            self.ensure_snapshot()
+            self.containers = Pool(
+                name=f"container pool of {self.role}",
+                make=lambda: self._start(f"{self.role}-t{next(counter)}"),
+                destroy=lambda instance: stop_instance(self.docker(), instance),
+                size=self.settings.pool_size,
+            ).start()
+        return self.containers
+
+    def close(self) -> list[str]:
+        """Empty the pools, remove this process's container (unless ``keep``).
+
+        Returns the problems met, as warnings for the caller to show.
+        """
+        problems: list[str] = []
+        pools: list[Pool[Database] | Pool[Instance] | None] = [self.clones, self.containers]
+        self.clones = self.containers = None
+        for pool in pools:
+            if pool is not None:
+                try:
+                    pool.close()
+                except DbsnapError as exc:
+                    problems.append(str(exc))
+        instance, self.instance, self.shared = self.instance, None, None
         try:
             if instance is not None and not self.settings.keep:
                 stop_instance(self.docker(), instance)
-        finally:
-            if self._docker is not None:
-                with contextlib.suppress(Exception):
-                    self._docker.close()
+        except Exception as exc:
+            problems.append(
+                f"could not remove container {instance.name if instance else ''}: {exc}"
+            )
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for thing in opened:
+            with contextlib.suppress(Exception):
+                thing.close()
+        self._local = threading.local()
+        return problems
+
+    def close_quietly(self) -> None:
+        self.close()
+
+    @property
+    def _strategy(self) -> Strategy:
+        return "wal_log" if self.settings.clone_strategy == "wal_log" else "file_copy"
+
+    def _admin(self, server: Database) -> Admin:
+        """This thread's administration connection to ``server``."""
+        admins: dict[int, Admin] = self._local.__dict__.setdefault("admins", {})
+        admin = admins.get(server.port)
+        if admin is None:
+            admin = admins[server.port] = Admin.connect(server, avoid=self.settings.dbname)
+            with self._lock:
+                self._opened.append(admin)
+        return admin
+
+    def _start(self, role: str) -> Instance:
+        return start_instance(
+            self.docker(),
+            self.engine,
+            self.ensure_snapshot(),
+            session=self.session,
+            role=role,
+            host=self.settings.host,
+            startup_timeout=self.settings.startup_timeout,
+            project=self.settings.project,
+            durable=self.settings.durable,
+        )
 
     def _remembering(self, make: Callable[[], T]) -> T:
         if self._failure is not None:

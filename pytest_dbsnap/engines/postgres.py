@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import time
@@ -65,6 +66,10 @@ class Database:
             "PGDATABASE": self.dbname,
         }
 
+    def with_dbname(self, dbname: str) -> Database:
+        """The same server, another database."""
+        return dataclasses.replace(self, dbname=dbname)
+
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A new psycopg connection to this database."""
         return psycopg.connect(self.dsn, **kwargs)
@@ -115,9 +120,10 @@ class PostgresEngine:
     # The official images declare a VOLUME on their PGDATA (up to 17) or on
     # /var/lib/postgresql (18+); `docker commit` keeps nothing inside a volume.
     data_dir = "/var/lib/dbsnap/pgdata"
-    # Seeding needs no durability: the data reaches the image through a clean
-    # shutdown, not through crash recovery.
-    seed_settings = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+    # A test database need not survive a power cut, and seeding needs no
+    # durability either: its data reaches the image through a clean shutdown.
+    no_durability = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+    seed_settings = no_durability
 
     def check_image(self, image: Image, ref: str) -> None:
         """Refuse an image whose volumes would swallow the moved PGDATA."""

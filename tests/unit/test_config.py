@@ -48,6 +48,12 @@ def test_lists_split_like_a_shell_and_accept_ini_lists(tmp_path: Path) -> None:
         ("DBSNAP_STARTUP_TIMEOUT", "-3", "use a positive number"),
         ("DBSNAP_IMAGE", "", "dbsnap_image is empty"),
         ("DBSNAP_SEED", "'unclosed", "cannot split"),
+        (
+            "DBSNAP_SCOPE",
+            "session",
+            "DBSNAP_SCOPE='session' is not valid: use one of function, module",
+        ),
+        ("DBSNAP_POOL_SIZE", "0", "is not a count: use a whole number, 1 or more"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str, message: str) -> None:

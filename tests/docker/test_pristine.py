@@ -1,0 +1,306 @@
+"""A pristine database for every test: copies from a pool, or whole containers."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import psycopg
+import pytest
+
+from .project import Project
+
+SEED = """
+    CREATE TABLE account (id int PRIMARY KEY, owner text NOT NULL, balance int NOT NULL);
+    CREATE INDEX account_owner ON account (owner);
+    CREATE SEQUENCE ticket;
+    INSERT INTO account SELECT i, 'owner ' || (i % 50), i * 10 FROM generate_series(1, 2000) i;
+"""
+
+# What every test must find: the seeded rows, tables, indexes and sequence.
+CHECK = """
+def seeded_state(conn):
+    rows = conn.execute(
+        "SELECT count(*), sum(balance), md5(string_agg(owner, ',' ORDER BY id)) FROM account"
+    ).fetchone()
+    tables = conn.execute(
+        "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace"
+    ).fetchone()[0]
+    ticket = conn.execute("SELECT last_value, is_called FROM ticket").fetchone()
+    return rows, tables, ticket
+
+PRISTINE = None
+
+def assert_pristine(conn):
+    state = seeded_state(conn)
+    assert state[0][:2] == (2000, 20010000)
+    assert state[1] == "account,account_owner,account_pkey,ticket"
+    assert state[2] == (1, False)
+"""
+
+MUTATIONS = {
+    "delete": "conn.execute('DELETE FROM account WHERE id % 2 = 0')",
+    "update": "conn.execute('UPDATE account SET balance = 0')",
+    "insert": "conn.execute(\"INSERT INTO account VALUES (99999, 'x', 1)\")",
+    "ddl_table": "conn.execute('CREATE TABLE scratch (x int)')",
+    "ddl_drop": "conn.execute('DROP TABLE account CASCADE')",
+    "ddl_index": "conn.execute('DROP INDEX account_owner')",
+    "truncate": "conn.execute('TRUNCATE account')",
+    "sequence": "conn.execute(\"SELECT nextval('ticket')\")",
+    "alter": "conn.execute('ALTER TABLE account ADD COLUMN note text')",
+}
+
+
+def pristine_project(project: Project, **settings: str) -> None:
+    project.write("db/seed.sql", SEED)
+    project.ini(seed="db/seed.sql", **settings)
+    project.write("checks.py", CHECK)
+
+
+def write_mutation_suite(project: Project, seed: int) -> int:
+    """Tests that each mutate and commit, each followed by one that checks, shuffled."""
+    tests = []
+    for name, statement in MUTATIONS.items():
+        tests.append(
+            f"""
+def test_{name}_through_own_connection(dbsnap_dsn):
+    with psycopg.connect(dbsnap_dsn, autocommit=True) as conn:
+        assert_pristine(conn)
+        {statement}
+"""
+        )
+        tests.append(
+            f"""
+def test_{name}_through_fixture_connection(dbsnap_conn):
+    conn = dbsnap_conn
+    assert_pristine(conn)
+    {statement}
+    conn.commit()
+"""
+        )
+        tests.append(
+            f"""
+def test_{name}_checker(dbsnap_conn):
+    assert_pristine(dbsnap_conn)
+"""
+        )
+    random.Random(seed).shuffle(tests)
+    header = "import psycopg\nfrom checks import assert_pristine\n"
+    project.write("test_mutations.py", header + "".join(tests))
+    return len(tests)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_test_starts_pristine_in_random_order(project: Project, seed: int) -> None:
+    pristine_project(project)
+    count = write_mutation_suite(project, seed)
+    project.run("-n", "2", "-p", "no:randomly").assert_outcomes(passed=count)
+    project.run("-p", "no:xdist").assert_outcomes(passed=count)
+
+
+def test_container_mode_gives_each_test_its_own_container(project: Project) -> None:
+    pristine_project(project, mode="container")
+    count = write_mutation_suite(project, 3)
+    project.write(
+        "test_containers.py",
+        """
+        import pytest
+
+        PORTS = set()
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_own_container(dbsnap_db, dbsnap_worker, n):
+            assert dbsnap_db.port != dbsnap_worker.port
+            assert dbsnap_db.port not in PORTS
+            PORTS.add(dbsnap_db.port)
+        """,
+    )
+    project.run("-n", "2").assert_outcomes(passed=count + 4)
+
+
+def test_connections_left_open_do_not_block_the_next_copy(project: Project) -> None:
+    pristine_project(project, pool_size="1")
+    project.write(
+        "test_leaky.py",
+        """
+        import threading, time
+        import psycopg
+        import pytest
+        from checks import assert_pristine
+
+        LEAKED = []
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_leaks_connections(dbsnap_dsn, n):
+            writer = psycopg.connect(dbsnap_dsn)
+            writer.execute("DELETE FROM account")  # open transaction, never ended
+            reader = psycopg.connect(dbsnap_dsn)
+            reader.execute("SELECT count(*) FROM account")  # idle in transaction
+            LEAKED.extend([writer, reader])
+            threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+            idle = psycopg.connect(dbsnap_dsn, autocommit=True)
+            LEAKED.append(idle)
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_next_is_pristine(dbsnap_conn, n):
+            assert_pristine(dbsnap_conn)
+        """,
+    )
+    project.run("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=9)
+
+
+def test_no_copies_remain_at_the_end_of_a_session(project: Project) -> None:
+    pristine_project(project)
+    project.write(
+        "test_some.py",
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_uses_a_copy(dbsnap_conn, n):
+            dbsnap_conn.execute("DELETE FROM account")
+            dbsnap_conn.commit()
+        """,
+    )
+    result = project.run("-n", "2", "--dbsnap-keep")
+    result.assert_outcomes(passed=8)
+    kept = re.findall(
+        r"PGPASSWORD=(\S+) psql -h (\S+) -p (\d+) -U (\S+) (\S+)", result.stdout.str()
+    )
+    assert len(kept) == 2
+    for password, host, port, user, _ in kept:
+        dsn = f"host={host} port={port} user={user} password={password} dbname=postgres"
+        with psycopg.connect(dsn) as conn:
+            names = [r[0] for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1")]
+        assert names == ["postgres", "template0", "template1", "test_dbsnap_template"]
+    for container in project.client.containers.list(
+        all=True, filters={"label": f"dbsnap.project={project.name}"}
+    ):
+        container.remove(force=True, v=True)
+
+
+def test_module_and_worker_scopes_share_as_documented(project: Project) -> None:
+    pristine_project(project, dbname="app")
+    shared_module = """
+        import pytest
+        from checks import assert_pristine
+
+        pytestmark = pytest.mark.dbsnap(scope="module")
+
+        def test_first_writes(dbsnap_conn):
+            assert_pristine(dbsnap_conn)
+            dbsnap_conn.execute("INSERT INTO account VALUES (0, 'module', 0)")
+            dbsnap_conn.commit()
+
+        def test_second_sees_it(dbsnap_conn):
+            row = dbsnap_conn.execute("SELECT owner FROM account WHERE id = 0").fetchone()
+            assert row == ("module",)
+    """
+    project.write("test_module_a.py", shared_module)
+    project.write("test_module_b.py", shared_module)
+    project.write(
+        "test_worker_scope.py",
+        """
+        import pytest
+
+        @pytest.mark.dbsnap(scope="worker")
+        def test_worker_scope_is_the_worker_database(dbsnap_db, dbsnap_worker):
+            assert dbsnap_db == dbsnap_worker
+
+        def test_function_scope_is_a_copy(dbsnap_db, dbsnap_worker):
+            assert dbsnap_db.port == dbsnap_worker.port
+            assert dbsnap_db.dbname != dbsnap_worker.dbname
+        """,
+    )
+    project.run("-p", "no:xdist").assert_outcomes(passed=6)
+    project.run("-n", "2", "--dist", "loadfile").assert_outcomes(passed=6)
+
+
+def test_ini_scope_module_applies_to_unmarked_tests(project: Project) -> None:
+    pristine_project(project, scope="module")
+    project.write(
+        "test_shared.py",
+        """
+        def test_a(dbsnap_conn):
+            dbsnap_conn.execute("DELETE FROM account")
+            dbsnap_conn.commit()
+
+        def test_b(dbsnap_conn):
+            assert dbsnap_conn.execute("SELECT count(*) FROM account").fetchone() == (0,)
+        """,
+    )
+    project.run("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_keep_keeps_a_failing_tests_database_and_says_how_to_connect(project: Project) -> None:
+    pristine_project(project)
+    project.write(
+        "test_fails.py",
+        """
+        def test_breaks(dbsnap_conn):
+            dbsnap_conn.execute("UPDATE account SET owner = 'evidence' WHERE id = 7")
+            dbsnap_conn.commit()
+            assert False, "look at account 7"
+        """,
+    )
+    result = project.run("--dbsnap-keep")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*dbsnap*",
+            "kept this test's database: PGPASSWORD=* psql -h 127.0.0.1 -p * -U postgres test_*",
+        ]
+    )
+    match = re.search(
+        r"this test's database: PGPASSWORD=(\S+) psql -h (\S+) -p (\d+) -U (\S+) (\S+)",
+        result.stdout.str(),
+    )
+    assert match is not None
+    password, host, port, user, dbname = match.groups()
+    with psycopg.connect(host=host, port=port, user=user, password=password, dbname=dbname) as conn:
+        assert conn.execute("SELECT owner FROM account WHERE id = 7").fetchone() == ("evidence",)
+    for container in project.client.containers.list(
+        all=True, filters={"label": f"dbsnap.project={project.name}"}
+    ):
+        container.remove(force=True, v=True)
+
+
+def test_durability_is_off_unless_asked(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    pristine_project(project)
+    project.write(
+        "test_fsync.py",
+        """
+        import os
+
+        def test_fsync(dbsnap_conn):
+            expected = os.environ.get("EXPECT", "off")
+            for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                assert dbsnap_conn.execute(f"SHOW {setting}").fetchone() == (expected,)
+        """,
+    )
+    project.run().assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECT", "on")
+    project.run("--dbsnap-durable").assert_outcomes(passed=1)
+
+
+def test_bad_marker_is_a_clear_error(project: Project) -> None:
+    pristine_project(project)
+    project.write(
+        "test_marker.py",
+        """
+        import pytest
+
+        @pytest.mark.dbsnap(scope="session")
+        def test_bad(dbsnap_db):
+            pass
+        """,
+    )
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.dbsnap(scope='session') on test_marker.py::test_bad is not valid: "
+            "use scope: function, module, worker; mode: clone, container"
+        ]
+    )

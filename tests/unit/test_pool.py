@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from pytest_dbsnap.pool import Pool, PoolError
+
+
+class Factory:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.counter = itertools.count(1)
+        self.alive: set[int] = set()
+        self.lock = threading.Lock()
+        self.fail_after = fail_after
+
+    def make(self) -> int:
+        n = next(self.counter)
+        if self.fail_after is not None and n > self.fail_after:
+            raise RuntimeError("disk full")
+        with self.lock:
+            self.alive.add(n)
+        return n
+
+    def destroy(self, n: int) -> None:
+        with self.lock:
+            self.alive.remove(n)
+
+
+def wait_until(predicate, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_keeps_size_ready_and_never_more() -> None:
+    factory = Factory()
+    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=3).start()
+    wait_until(lambda: len(factory.alive) == 3)
+    time.sleep(0.05)
+    assert len(factory.alive) == 3
+    items = [pool.acquire(5) for _ in range(5)]
+    assert len(set(items)) == 5
+    for item in items:
+        pool.release(item)
+    wait_until(lambda: len(factory.alive) == 3)
+    pool.close()
+    assert factory.alive == set()
+
+
+def test_untouched_items_are_handed_out_again() -> None:
+    factory = Factory()
+    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=1).start()
+    first = pool.acquire(5)
+    pool.release(first, untouched=True)
+    assert pool.acquire(5) == first
+    assert pool.reused == 1
+    pool.close()
+    assert factory.alive == set()
+
+
+def test_close_destroys_lent_and_used_items() -> None:
+    factory = Factory()
+    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=2).start()
+    lent = pool.acquire(5)
+    pool.release(pool.acquire(5))
+    pool.close()
+    assert factory.alive == set()
+    assert lent not in factory.alive
+
+
+def test_kept_items_survive_close() -> None:
+    factory = Factory()
+    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=1).start()
+    item = pool.acquire(5)
+    pool.keep(item)
+    pool.close()
+    assert factory.alive == {item}
+
+
+def test_a_failing_make_reaches_the_next_acquire_and_cleans_up() -> None:
+    factory = Factory(fail_after=0)
+    pool = Pool(name="copies", make=factory.make, destroy=factory.destroy, size=2).start()
+    with pytest.raises(PoolError, match="copies: disk full"):
+        pool.acquire(5)
+    with pytest.raises(PoolError, match="disk full"):
+        pool.close()
+    assert factory.alive == set()
