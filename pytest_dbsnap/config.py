@@ -96,6 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
         ("file_copy", "wal_log"),
     ),
     Setting(
+        "reuse",
+        "bool",
+        "true",
+        "hand a copy whose test provably wrote nothing to the next test instead of dropping it",
+    ),
+    Setting(
         "durable",
         "bool",
         "false",
@@ -128,6 +134,7 @@ class Settings:
     mode: str
     pool_size: int
     clone_strategy: str
+    reuse: bool
     durable: bool
     disable: bool
     rootdir: Path

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .engines.postgres import Database
     from .instance import Instance
     from .pool import Pool
-    from .runtime import Runtime
+    from .runtime import Copy, Runtime
 
 T = TypeVar("T")
 _CHOICES = {s.name: s.choices for s in SETTINGS if s.name in ("scope", "mode")}
@@ -57,9 +57,9 @@ def lease(runtime: Runtime, mode: str) -> Lease:
             lambda: containers.release(instance),
             lambda: containers.keep(instance),
         )
-    clones: Pool[Database] = _or_fail(runtime.clone_pool)
-    database = _or_fail(lambda: clones.acquire(timeout))
-    return Lease(database, lambda: clones.release(database), lambda: clones.keep(database))
+    clones: Pool[Copy] = _or_fail(runtime.clone_pool)
+    copy = _or_fail(lambda: clones.acquire(timeout))
+    return Lease(copy.database, lambda: clones.release(copy), lambda: clones.keep(copy))
 
 
 def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str, str]:

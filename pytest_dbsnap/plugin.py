@@ -172,11 +172,13 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.hookimpl(trylast=True)  # after pytest tears down the session's fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     runtime = config.stash.get(RUNTIME, None)
     if runtime is None or not runtime.started:
         return
+    runtime.close()  # before xdist sends workeroutput; harmless when done already
     # Session fixtures are gone by now: xdist and pytest tear them down with
     # the last test. What started is remembered in runtime.started.
     report = instance_report(runtime, runtime.started[0])
@@ -227,6 +229,12 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
             f"{len(reports)} database container(s) started in "
             f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max"
         )
+    made = sum(int(r.get("copies_made", 0)) for r in reports)
+    reused = sum(int(r.get("copies_reused", 0)) for r in reports)
+    if made or reused:
+        terminalreporter.write_line(
+            f"pristine databases: {made} copies made, {reused} handed out again untouched"
+        )
     for report in reports:
         if report.get("kept"):
             terminalreporter.write_line(f"kept {report['container']}: {report['kept']}")
@@ -238,6 +246,8 @@ def instance_report(runtime: Runtime, instance: Instance) -> dict[str, Any]:
         "container": instance.name,
         "start_seconds": instance.start_seconds,
         "kept": runtime.engine.describe(instance.database) if runtime.settings.keep else "",
+        "copies_made": runtime.copies_made,
+        "copies_reused": runtime.copies_reused,
     }
 
 

@@ -34,16 +34,19 @@ class Pool(Generic[T]):
         make: Callable[[], T],
         destroy: Callable[[T], None],
         size: int,
+        inspect: Callable[[T], bool] | None = None,
         on_thread_exit: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
         self._make = make
         self._destroy = destroy
+        self._inspect = inspect
         self._size = max(1, size)
         self._on_thread_exit = on_thread_exit
         self._cond = threading.Condition()
         self._ready: deque[T] = deque()
         self._used: deque[T] = deque()
+        self._returned: deque[T] = deque()
         self._lent: list[T] = []
         self._kept: list[T] = []
         self._closing = False
@@ -77,17 +80,16 @@ class Pool(Generic[T]):
             self._cond.notify_all()
             return item
 
-    def release(self, item: T, *, untouched: bool = False) -> None:
-        """Give ``item`` back: reused when ``untouched``, else destroyed in the background."""
+    def release(self, item: T) -> None:
+        """Give ``item`` back. The thread inspects it, when the pool has an
+        ``inspect``: an untouched item is handed out again, any other destroyed."""
         with self._cond:
+            if item not in self._lent:
+                return  # the pool was closed and destroyed it already
             self._lent.remove(item)
-            if untouched and not self._closing:
-                self._ready.appendleft(item)
-                self.reused += 1
-                self._cond.notify_all()
-                return
             if self._thread.is_alive():
-                self._used.append(item)
+                queue = self._returned if self._inspect and not self._closing else self._used
+                queue.append(item)
                 self._cond.notify_all()
                 return
         self._destroy_quietly(item)
@@ -95,8 +97,9 @@ class Pool(Generic[T]):
     def keep(self, item: T) -> None:
         """Never destroy ``item`` (a failing test's database, with ``keep``)."""
         with self._cond:
-            self._lent.remove(item)
-            self._kept.append(item)
+            if item in self._lent:
+                self._lent.remove(item)
+                self._kept.append(item)
 
     def close(self, timeout: float = 120) -> None:
         """Destroy every item not kept, wait for the thread, and stop."""
@@ -106,14 +109,31 @@ class Pool(Generic[T]):
         if self._thread.is_alive():
             self._thread.join(timeout)
         with self._cond:
-            leftovers = [*self._ready, *self._used, *self._lent]
-            self._ready.clear()
-            self._used.clear()
+            leftovers = [*self._ready, *self._used, *self._returned, *self._lent]
+            for queue in (self._ready, self._used, self._returned):
+                queue.clear()
             self._lent.clear()
         for item in leftovers:  # the thread died early: clean up from here
             self._destroy_quietly(item)
         if self._error is not None and not isinstance(self._error, PoolError):
             raise PoolError(f"{self.name}: {self._error}") from self._error
+
+    def _reuse_or_destroy(self, item: T) -> None:
+        assert self._inspect is not None
+        try:
+            untouched = self._inspect(item)
+        except Exception:
+            untouched = False  # when in doubt, throw it away
+        if not untouched:
+            self._destroy_quietly(item)
+            return
+        with self._cond:
+            if self._closing:
+                self._used.append(item)
+            else:
+                self._ready.appendleft(item)
+                self.reused += 1
+            self._cond.notify_all()
 
     def _destroy_quietly(self, item: T) -> None:
         try:
@@ -133,13 +153,16 @@ class Pool(Generic[T]):
         with self._cond:
             while True:
                 if self._closing:
-                    for queue in (self._ready, self._used):
+                    for queue in (self._ready, self._used, self._returned):
                         if queue:
                             return "destroy", queue.popleft()
                     if self._lent:
                         return "destroy", self._lent.pop()
                     return "stop", None
-                # A waiting test needs a copy more than the disk needs a drop.
+                # Inspecting a returned copy is cheaper than making one, and a
+                # waiting test needs a copy more than the disk needs a drop.
+                if self._returned:
+                    return "inspect", self._returned.popleft()
                 if self._used and self._ready:
                     return "destroy", self._used.popleft()
                 if len(self._ready) < self._size:
@@ -156,6 +179,9 @@ class Pool(Generic[T]):
                     return
                 if job == "destroy":
                     self._destroy_quietly(item)  # type: ignore[arg-type]
+                    continue
+                if job == "inspect":
+                    self._reuse_or_destroy(item)  # type: ignore[arg-type]
                     continue
                 try:
                     made = self._make()

@@ -22,7 +22,7 @@ from typing import TypeVar
 from .config import Settings
 from .docker import Docker
 from .engines.postgres import Database, PostgresEngine
-from .engines.postgres_admin import Admin, Strategy
+from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import DbsnapError
 from .instance import Instance, start_instance, stop_instance
 from .pool import Pool
@@ -30,6 +30,14 @@ from .seed import SeedPlan
 from .snapshot import Log, Snapshot, ensure_snapshot
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A copy of the template and the write marks it had when it was pristine."""
+
+    database: Database
+    marks: WriteMarks
 
 
 @dataclass
@@ -45,9 +53,11 @@ class Runtime:
     snapshot: Snapshot | None = None
     instance: Instance | None = None
     shared: Database | None = None
-    clones: Pool[Database] | None = None
+    clones: Pool[Copy] | None = None
     containers: Pool[Instance] | None = None
     started: list[Instance] = field(default_factory=list)
+    copies_made: int = 0
+    copies_reused: int = 0
     _docker: Docker | None = None
     _failure: DbsnapError | None = None
     _local: threading.local = field(default_factory=threading.local)
@@ -111,25 +121,36 @@ class Runtime:
             self.shared = server
         return self.shared
 
-    def clone_pool(self) -> Pool[Database]:
-        """Copies of the template, made ahead inside this process's container."""
+    def clone_pool(self) -> Pool[Copy]:
+        """Copies of the template, made ahead inside this process's container.
+
+        A copy whose test provably wrote nothing goes back to the pool instead
+        of being dropped (see :meth:`Admin.write_marks`).
+        """
         if self.clones is None:
             server = self.worker_instance().database
             counter = itertools.count(1)
             prefix = f"{self.settings.dbname[:40]}_"
 
-            def make() -> Database:
+            def make() -> Copy:
                 name = f"{prefix}{next(counter)}"
-                self._admin(server).clone(self.template, name, self._strategy)
-                return server.with_dbname(name)
+                admin = self._admin(server)
+                admin.clone(self.template, name, self._strategy)
+                return Copy(server.with_dbname(name), admin.write_marks(server, name))
 
-            def destroy(database: Database) -> None:
-                self._admin(server).drop(database.dbname)
+            def inspect(copy: Copy) -> bool:
+                admin = self._admin(server)
+                admin.disconnect(copy.database.dbname)
+                return admin.write_marks(server, copy.database.dbname) == copy.marks
+
+            def destroy(copy: Copy) -> None:
+                self._admin(server).drop(copy.database.dbname)
 
             self.clones = Pool(
                 name=f"pristine-database pool of {self.role}",
                 make=make,
                 destroy=destroy,
+                inspect=inspect if self.settings.reuse else None,
                 size=self.settings.pool_size,
             ).start()
         return self.clones
@@ -153,7 +174,10 @@ class Runtime:
         Returns the problems met, as warnings for the caller to show.
         """
         problems: list[str] = []
-        pools: list[Pool[Database] | Pool[Instance] | None] = [self.clones, self.containers]
+        pools: list[Pool[Copy] | Pool[Instance] | None] = [self.clones, self.containers]
+        if self.clones is not None:
+            self.copies_made += self.clones.made
+            self.copies_reused += self.clones.reused
         self.clones = self.containers = None
         for pool in pools:
             if pool is not None:

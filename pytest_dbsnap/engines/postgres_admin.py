@@ -7,6 +7,7 @@ need autocommit. Knows no pytest and no Docker.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
@@ -17,6 +18,14 @@ from ..errors import ContainerError
 from .postgres import Database
 
 Strategy = Literal["file_copy", "wal_log"]
+
+
+@dataclass(frozen=True)
+class WriteMarks:
+    """Evidence of writes to one database; equal marks mean nothing was written."""
+
+    catalog: tuple[object, ...]
+    sequences: str
 
 
 class Admin:
@@ -90,6 +99,63 @@ class Admin:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
             f"dropping {name}",
         )
+
+    def write_marks(self, server: Database, name: str) -> WriteMarks:
+        """What changes when anything writes to database ``name``.
+
+        Call it with nobody connected to ``name`` (see :meth:`disconnect`):
+        a backend's statistics reach shared memory at the latest when it exits.
+
+        - tuples inserted, updated and deleted, from PostgreSQL's statistics:
+          every DML and every DDL (DDL writes catalog rows), unlogged and
+          temporary tables and large objects included, aborted writes too;
+        - the time statistics were last reset, so ``pg_stat_reset()`` cannot
+          hide earlier writes;
+        - the database's own row in ``pg_database`` (owner, ACL, limits), its
+          ``ALTER DATABASE ... SET`` settings and prepared transactions, which
+          live in shared catalogs;
+        - every sequence's last value, since ``nextval`` and ``setval`` write
+          in place without touching the tuple counters.
+        """
+        row = self.conn.execute(
+            """
+            SELECT pg_stat_get_db_tuples_inserted(d.oid),
+                   pg_stat_get_db_tuples_updated(d.oid),
+                   pg_stat_get_db_tuples_deleted(d.oid),
+                   pg_stat_get_db_stat_reset_time(d.oid)::text,
+                   concat_ws('|', d.datdba, d.datconnlimit, d.datallowconn,
+                             d.datistemplate, d.datacl::text, d.dattablespace),
+                   EXISTS (SELECT FROM pg_db_role_setting s WHERE s.setdatabase = d.oid)
+                   OR EXISTS (SELECT FROM pg_prepared_xacts p WHERE p.database = d.datname)
+            FROM pg_database d WHERE d.datname = %s
+            """,
+            [name],
+        ).fetchone()
+        if row is None:
+            return WriteMarks(("missing",), "")
+        with psycopg.connect(
+            server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
+        ) as conn:
+            sequences = conn.execute(
+                "SELECT coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename,"
+                " last_value), ',' ORDER BY schemaname, sequencename), '') FROM pg_sequences"
+            ).fetchone()
+        return WriteMarks(tuple(row), str(sequences[0] if sequences else ""))
+
+    def disconnect(self, name: str, timeout: float = 10) -> None:
+        """Terminate every connection to ``name`` and wait until they are gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            row = self.conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            ).fetchone()
+            if not row or row[0] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise ContainerError(f"connections to {name} did not end within {timeout:g}s")
+            time.sleep(0.005)
 
     def _execute(self, query: sql.Composed, what: str) -> None:
         try:

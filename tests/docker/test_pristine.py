@@ -2,101 +2,121 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import shutil
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from .project import Project
 
+INNER = Path(__file__).parent / "inner"
+
 SEED = """
     CREATE TABLE account (id int PRIMARY KEY, owner text NOT NULL, balance int NOT NULL);
     CREATE INDEX account_owner ON account (owner);
     CREATE SEQUENCE ticket;
+    CREATE UNLOGGED TABLE cache (k int PRIMARY KEY);
     INSERT INTO account SELECT i, 'owner ' || (i % 50), i * 10 FROM generate_series(1, 2000) i;
 """
 
-# What every test must find: the seeded rows, tables, indexes and sequence.
-CHECK = """
-def seeded_state(conn):
-    rows = conn.execute(
-        "SELECT count(*), sum(balance), md5(string_agg(owner, ',' ORDER BY id)) FROM account"
-    ).fetchone()
-    tables = conn.execute(
-        "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
-        "WHERE relnamespace = 'public'::regnamespace"
-    ).fetchone()[0]
-    ticket = conn.execute("SELECT last_value, is_called FROM ticket").fetchone()
-    return rows, tables, ticket
+DB_SETTING = (
+    "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''8MB''', "
+    "current_database()); END$$"
+)
 
-PRISTINE = None
-
-def assert_pristine(conn):
-    state = seeded_state(conn)
-    assert state[0][:2] == (2000, 20010000)
-    assert state[1] == "account,account_owner,account_pkey,ticket"
-    assert state[2] == (1, False)
-"""
-
+# Each statement writes something a later test must not see.
 MUTATIONS = {
-    "delete": "conn.execute('DELETE FROM account WHERE id % 2 = 0')",
-    "update": "conn.execute('UPDATE account SET balance = 0')",
-    "insert": "conn.execute(\"INSERT INTO account VALUES (99999, 'x', 1)\")",
-    "ddl_table": "conn.execute('CREATE TABLE scratch (x int)')",
-    "ddl_drop": "conn.execute('DROP TABLE account CASCADE')",
-    "ddl_index": "conn.execute('DROP INDEX account_owner')",
-    "truncate": "conn.execute('TRUNCATE account')",
-    "sequence": "conn.execute(\"SELECT nextval('ticket')\")",
-    "alter": "conn.execute('ALTER TABLE account ADD COLUMN note text')",
+    "delete": "DELETE FROM account WHERE id % 2 = 0",
+    "update": "UPDATE account SET balance = 0",
+    "insert": "INSERT INTO account VALUES (99999, 'x', 1)",
+    "ddl_table": "CREATE TABLE scratch (x int)",
+    "ddl_drop": "DROP TABLE account CASCADE",
+    "ddl_index": "DROP INDEX account_owner",
+    "truncate": "TRUNCATE account",
+    "alter": "ALTER TABLE account ADD COLUMN note text",
+    "sequence": "SELECT nextval('ticket')",
+    "setval": "SELECT setval('ticket', 42)",
+    "comment": "COMMENT ON TABLE account IS 'changed'",
+    "grant": "GRANT SELECT ON account TO PUBLIC",
+    "unlogged": "INSERT INTO cache VALUES (1)",
+    "large_object": "SELECT lo_create(0)",
+    "schema": "CREATE SCHEMA extra",
+    "function": "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$SELECT 1$$",
+    "db_setting": DB_SETTING,
+    "stats_reset": "DELETE FROM account WHERE id = 1; SELECT pg_stat_reset()",
 }
 
 
 def pristine_project(project: Project, **settings: str) -> None:
     project.write("db/seed.sql", SEED)
     project.ini(seed="db/seed.sql", **settings)
-    project.write("checks.py", CHECK)
+    shutil.copy(INNER / "checks.py", project.path / "checks.py")
+    shutil.copy(INNER / "inner_conftest.py", project.path / "conftest.py")
 
 
 def write_mutation_suite(project: Project, seed: int) -> int:
-    """Tests that each mutate and commit, each followed by one that checks, shuffled."""
-    tests = []
-    for name, statement in MUTATIONS.items():
-        tests.append(
-            f"""
-def test_{name}_through_own_connection(dbsnap_dsn):
+    """Tests that each write and commit, each followed by one that checks; shuffled."""
+    (project.path / "mutations.json").write_text(json.dumps(MUTATIONS))
+    template = """
+def test_{name}_through_own_connection(dbsnap_dsn, pristine):
     with psycopg.connect(dbsnap_dsn, autocommit=True) as conn:
-        assert_pristine(conn)
-        {statement}
+        assert_pristine(conn, pristine)
+        conn.execute(MUTATIONS["{name}"])
+
+def test_{name}_through_fixture_connection(dbsnap_conn, pristine):
+    assert_pristine(dbsnap_conn, pristine)
+    dbsnap_conn.execute(MUTATIONS["{name}"])
+    dbsnap_conn.commit()
+
+def test_{name}_checker(dbsnap_conn, pristine):
+    assert_pristine(dbsnap_conn, pristine)
 """
-        )
-        tests.append(
-            f"""
-def test_{name}_through_fixture_connection(dbsnap_conn):
-    conn = dbsnap_conn
-    assert_pristine(conn)
-    {statement}
-    conn.commit()
-"""
-        )
-        tests.append(
-            f"""
-def test_{name}_checker(dbsnap_conn):
-    assert_pristine(dbsnap_conn)
-"""
-        )
+    tests = [t for name in MUTATIONS for t in template.format(name=name).split("\n\n")]
     random.Random(seed).shuffle(tests)
-    header = "import psycopg\nfrom checks import assert_pristine\n"
-    project.write("test_mutations.py", header + "".join(tests))
+    header = (
+        "import json, psycopg\nfrom checks import assert_pristine\n"
+        "MUTATIONS = json.load(open('mutations.json'))\n\n"
+    )
+    project.write("test_mutations.py", header + "\n\n".join(t.strip() + "\n" for t in tests))
     return len(tests)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_every_test_starts_pristine_in_random_order(project: Project, seed: int) -> None:
-    pristine_project(project)
+    """Every kind of write is caught: no test sees a copy another test changed.
+
+    With one copy ready per worker, untouched copies really are handed out
+    again, so a write the detection missed would fail a later test.
+    """
+    pristine_project(project, pool_size="1")
     count = write_mutation_suite(project, seed)
-    project.run("-n", "2", "-p", "no:randomly").assert_outcomes(passed=count)
-    project.run("-p", "no:xdist").assert_outcomes(passed=count)
+    runs = [project.run("-n", "2"), project.run("-p", "no:xdist")]
+    for run in runs:
+        run.assert_outcomes(passed=count)
+        reused = re.search(r"pristine databases: \d+ copies made, (\d+) handed", run.stdout.str())
+        assert reused is not None
+        assert int(reused.group(1)) > 0, "untouched copies should have been handed out again"
+
+
+def test_without_reuse_every_copy_is_dropped(project: Project) -> None:
+    pristine_project(project, reuse="false")
+    project.write(
+        "test_readers.py",
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(5))
+        def test_reads(dbsnap_conn, n):
+            dbsnap_conn.execute("SELECT 1")
+        """,
+    )
+    result = project.run("-p", "no:xdist")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["pristine databases: * copies made, 0 handed out again untouched"])
 
 
 def test_container_mode_gives_each_test_its_own_container(project: Project) -> None:

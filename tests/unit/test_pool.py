@@ -51,13 +51,39 @@ def test_keeps_size_ready_and_never_more() -> None:
     assert factory.alive == set()
 
 
-def test_untouched_items_are_handed_out_again() -> None:
+def test_untouched_items_are_handed_out_again_and_touched_ones_destroyed() -> None:
     factory = Factory()
-    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=1).start()
+    touched: set[int] = set()
+    pool = Pool(
+        name="p",
+        make=factory.make,
+        destroy=factory.destroy,
+        size=1,
+        inspect=lambda n: n not in touched,
+    ).start()
     first = pool.acquire(5)
-    pool.release(first, untouched=True)
+    pool.release(first)
+    wait_until(lambda: pool.reused == 1)
     assert pool.acquire(5) == first
-    assert pool.reused == 1
+    touched.add(first)
+    pool.release(first)
+    wait_until(lambda: first not in factory.alive)
+    assert pool.acquire(5) != first
+    pool.close()
+    assert factory.alive == set()
+
+
+def test_an_inspection_that_fails_destroys_the_item() -> None:
+    factory = Factory()
+
+    def broken(n: int) -> bool:
+        raise OSError("connection refused")
+
+    pool = Pool(name="p", make=factory.make, destroy=factory.destroy, size=1, inspect=broken)
+    pool.start()
+    first = pool.acquire(5)
+    pool.release(first)
+    wait_until(lambda: first not in factory.alive)
     pool.close()
     assert factory.alive == set()
 
