@@ -30,6 +30,16 @@ class NameTaken(Exception):
 
 
 @dataclass(frozen=True)
+class ContainerInfo:
+    """What one list call tells of a container."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    status: str
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     output: str
@@ -203,16 +213,64 @@ class Docker:
             if exc.status_code != 409:  # 409: removal already in progress
                 raise
 
+    def start_sentinel(self, image: str, labels: Mapping[str, str]) -> tuple[str, Any]:
+        """Start a container that lives exactly as long as the returned socket.
+
+        Its only process reads standard input, which we attach to; the daemon
+        closes that input when our connection drops, and removes the container.
+        """
+        api = self.client.api
+        # docker-py's create_container has no StdinOnce, so the config is raw.
+        config = {
+            "Image": image,
+            "Entrypoint": ["cat"],
+            "Cmd": [],
+            "OpenStdin": True,
+            "StdinOnce": True,
+            "AttachStdin": True,
+            "Labels": dict(labels),
+            "HostConfig": {"AutoRemove": True},
+        }
+        try:
+            created = api.create_container_from_config(config, None)  # type: ignore[no-untyped-call]
+            container_id = str(created["Id"])
+            sock = api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
+            api.start(container_id)
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"cannot start the session sentinel: {_reason(exc)}") from None
+        return container_id, sock
+
+    def remove_by_id(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+
     def get_container(self, name: str) -> Container | None:
         try:
             return self.client.containers.get(name)
         except docker.errors.NotFound:
             return None
 
-    def containers(self, labels: Mapping[str, str | None]) -> list[Container]:
-        """Every container (running or not) that carries all of ``labels``."""
+    def containers(self, labels: Mapping[str, str | None]) -> list[ContainerInfo]:
+        """Every container (running or not) that carries all of ``labels``.
+
+        One list call, no per-container inspect: containers may vanish meanwhile.
+        """
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
-        return list(self.client.containers.list(all=True, filters={"label": filters}))
+        found = self.client.containers.list(all=True, filters={"label": filters}, sparse=True)
+        return [
+            ContainerInfo(
+                id=str(c.id),
+                name=str((c.attrs.get("Names") or ["?"])[0]).lstrip("/"),
+                labels=dict(c.attrs.get("Labels") or {}),
+                status=str(c.attrs.get("State", "")),
+            )
+            for c in found
+        ]
 
 
 def _reason(exc: BaseException) -> str:

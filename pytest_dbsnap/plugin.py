@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         runtime.role = str(workerinput.get("workerid", "worker"))
+        runtime.owner = False  # the controller's sentinel speaks for the session
         handed = workerinput.get("dbsnap")
         if handed:
             runtime.session = handed["session"]
@@ -176,9 +178,12 @@ def pytest_runtest_makereport(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     runtime = config.stash.get(RUNTIME, None)
-    if runtime is None or not runtime.started:
+    if runtime is None:
         return
-    runtime.close()  # before xdist sends workeroutput; harmless when done already
+    for problem in runtime.close():  # harmless when done already
+        warnings.warn(f"dbsnap: {problem}", stacklevel=1)
+    if not runtime.started:
+        return
     # Session fixtures are gone by now: xdist and pytest tear them down with
     # the last test. What started is remembered in runtime.started.
     report = instance_report(runtime, runtime.started[0])
@@ -228,6 +233,10 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
         terminalreporter.write_line(
             f"{len(reports)} database container(s) started in "
             f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max"
+        )
+    if runtime.reaped:
+        terminalreporter.write_line(
+            f"removed {len(runtime.reaped)} container(s) left by dead sessions"
         )
     made = sum(int(r.get("copies_made", 0)) for r in reports)
     reused = sum(int(r.get("copies_reused", 0)) for r in reports)

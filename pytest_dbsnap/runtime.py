@@ -26,8 +26,9 @@ from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import DbsnapError
 from .instance import Instance, start_instance, stop_instance
 from .pool import Pool
+from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
 from .seed import SeedPlan
-from .snapshot import Log, Snapshot, ensure_snapshot
+from .snapshot import Log, Snapshot, ensure_snapshot, owner_labels
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class Runtime:
     settings: Settings
     plan: Callable[[], SeedPlan]
     role: str = "main"
+    owner: bool = True
     session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     log: Log = lambda _: None
     engine: PostgresEngine = field(default_factory=PostgresEngine)
@@ -56,6 +58,8 @@ class Runtime:
     clones: Pool[Copy] | None = None
     containers: Pool[Instance] | None = None
     started: list[Instance] = field(default_factory=list)
+    sentinel: Sentinel | None = None
+    reaped: list[str] = field(default_factory=list)
     copies_made: int = 0
     copies_reused: int = 0
     _docker: Docker | None = None
@@ -77,9 +81,25 @@ class Runtime:
                 self._opened.append(client)
         return client
 
+    def ensure_alive(self) -> None:
+        """Start this session's sentinel (owners only) and reap dead sessions.
+
+        Runs before this session creates any other container, so no reaper can
+        take a container of ours for a dead session's.
+        """
+        if self.owner and self.sentinel is None:
+            docker = self.docker()
+            image = docker.get_or_pull_image(self.settings.image)
+            labels = {**owner_labels(self.session), PROJECT: self.settings.project}
+            self.sentinel = Sentinel(docker, str(image.id), labels)
+            self.reaped = reap(docker, self.settings.project)
+            if self.reaped:
+                self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
+
     def ensure_snapshot(self) -> Snapshot:
         """The snapshot this session uses; built or found on first call."""
         if self.snapshot is None:
+            self._remembering(self.ensure_alive)
             self.snapshot = self._remembering(
                 lambda: ensure_snapshot(
                     self.docker(),
@@ -193,6 +213,20 @@ class Runtime:
             problems.append(
                 f"could not remove container {instance.name if instance else ''}: {exc}"
             )
+        sentinel, self.sentinel = self.sentinel, None
+        if sentinel is not None:
+            try:
+                if self.settings.keep:
+                    labels = {**owner_labels(self.session), PROJECT: self.settings.project}
+                    mark_kept(self.docker(), self.settings.image, labels)
+                else:
+                    # Containers of workers that died without cleaning up.
+                    sweep(self.docker(), self.session)
+            except Exception as exc:
+                problems.append(f"could not clean up session {self.session}: {exc}")
+            finally:
+                with contextlib.suppress(Exception):
+                    sentinel.stop()
         with self._lock:
             opened, self._opened = self._opened, []
         for thing in opened:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .docker import LABEL_PREFIX, NameTaken
 from .engines.postgres import Database, PostgresEngine, labels_of
 from .errors import LockTimeoutError, SeedError
+from .reaper import SESSION, is_alive
 from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, cache_key
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ def ensure_snapshot(
             log(f"another process is building {tag}; waiting for it")
             waited = True
         holder = docker.get_container(lock_name)
-        if holder is not None and _holder_is_dead(holder):
+        if holder is not None and not is_alive(docker, holder.labels.get(SESSION, "")):
+            log(f"the process building {tag} is gone; building it here")
             docker.remove(holder)
             continue
         found = _matching(docker, tag, key)
@@ -153,29 +155,6 @@ def _existing(image: Image, tag: str, key: str, settings: Settings) -> Snapshot:
         password=labels.get(f"{LABEL_PREFIX}password", ""),
         built=False,
     )
-
-
-def _holder_is_dead(holder: Container) -> bool:
-    """True when the lock's owner ran on this host and its process is gone."""
-    labels = holder.labels
-    if labels.get(f"{LABEL_PREFIX}host") != socket.gethostname():
-        return False
-    try:
-        pid = int(labels.get(f"{LABEL_PREFIX}pid", ""))
-    except ValueError:
-        return False
-    return not _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # A zombie (state Z) has exited; only its parent has not reaped it yet.
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-    except OSError:
-        return True
 
 
 def _build(

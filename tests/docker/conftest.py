@@ -7,7 +7,9 @@ the project left no container and the session no new volume behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -69,18 +71,24 @@ def project(
     proj = Project(pytester.path, f"t-{uuid.uuid4().hex[:10]}", docker_client, pytester)
     yield proj
 
+    # A session's sentinel is removed by the daemon as its process exits.
+    deadline = time.monotonic() + 10
+    while proj.containers() and time.monotonic() < deadline:
+        time.sleep(0.1)
     leaked = proj.containers()
     # A volume of a container still alive is caught with the container; what
     # a removed container leaves is a dangling volume.
     dangling = docker_client.volumes.list(filters={"dangling": True})
     new_volumes = {v.name for v in dangling} - volumes_before
     for container in docker_client.containers.list(
-        all=True, filters={"label": f"dbsnap.project={proj.name}"}
+        all=True, filters={"label": f"dbsnap.project={proj.name}"}, sparse=True
     ):
-        container.remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.api.remove_container(container.id, force=True, v=True)
     for image in proj.images():
         docker_client.images.remove(image.id, force=True)
     for volume in new_volumes:
-        docker_client.volumes.get(volume).remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
     assert not leaked, f"containers left behind: {leaked}"
     assert not new_volumes, f"volumes left behind: {sorted(new_volumes)}"

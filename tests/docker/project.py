@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -62,6 +63,14 @@ class Project:
 
     def containers(self) -> list[str]:
         found = self.client.containers.list(
-            all=True, filters={"label": f"dbsnap.project={self.name}"}
+            all=True, filters={"label": f"dbsnap.project={self.name}"}, sparse=True
         )
-        return [str(c.name) for c in found]
+        return [str(c.attrs["Names"][0]).lstrip("/") for c in found]
+
+    def remove_all(self) -> None:
+        """Remove what the project kept on purpose (``keep``)."""
+        for container in self.client.containers.list(
+            all=True, filters={"label": f"dbsnap.project={self.name}"}, sparse=True
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.api.remove_container(container.id, force=True, v=True)

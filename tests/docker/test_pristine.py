@@ -194,10 +194,7 @@ def test_no_copies_remain_at_the_end_of_a_session(project: Project) -> None:
         with psycopg.connect(dsn) as conn:
             names = [r[0] for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1")]
         assert names == ["postgres", "template0", "template1", "test_dbsnap_template"]
-    for container in project.client.containers.list(
-        all=True, filters={"label": f"dbsnap.project={project.name}"}
-    ):
-        container.remove(force=True, v=True)
+    project.remove_all()
 
 
 def test_module_and_worker_scopes_share_as_documented(project: Project) -> None:
@@ -280,10 +277,7 @@ def test_keep_keeps_a_failing_tests_database_and_says_how_to_connect(project: Pr
     password, host, port, user, dbname = match.groups()
     with psycopg.connect(host=host, port=port, user=user, password=password, dbname=dbname) as conn:
         assert conn.execute("SELECT owner FROM account WHERE id = 7").fetchone() == ("evidence",)
-    for container in project.client.containers.list(
-        all=True, filters={"label": f"dbsnap.project={project.name}"}
-    ):
-        container.remove(force=True, v=True)
+    project.remove_all()
 
 
 def test_durability_is_off_unless_asked(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,9 +61,11 @@ def test_xdist_builds_once_and_starts_one_container_per_worker(project: Project)
         @pytest.mark.parametrize("n", range(6))
         def test_one_container_per_worker(dbsnap_worker, n):
             client = docker.from_env()
-            found = client.containers.list(filters={{"label": "dbsnap.project={project.name}"}})
-            kinds = sorted(c.labels["dbsnap.kind"] for c in found)
-            assert "seed" not in kinds
+            mine = {{"label": ["dbsnap.project={project.name}"]}}
+            kinds = sorted(c.labels["dbsnap.kind"] for c in client.containers.list(filters=mine))
+            assert kinds == ["sentinel", "worker", "worker"]
+            mine["label"].append("dbsnap.kind=worker")
+            found = client.containers.list(filters=mine)
             ports = {{c.ports["5432/tcp"][0]["HostPort"] for c in found}}
             assert str(dbsnap_worker.port) in ports
             assert all(c.ports["5432/tcp"][0]["HostIp"] == "127.0.0.1" for c in found)

@@ -1,0 +1,98 @@
+"""Who is alive, and removing what dead sessions left behind. Knows no pytest.
+
+A session proves it is alive with a *sentinel*: a container whose only process
+reads its standard input, attached by the session's process over the Docker
+API. When that process dies, however it dies (SIGKILL, OOM, a cancelled CI
+job), the daemon closes the attachment, the sentinel's process ends and the
+daemon removes it. This works the same for a remote daemon (``DOCKER_HOST``),
+where process IDs mean nothing.
+
+A session whose sentinel is gone is dead: the next session of the same project
+removes its containers and their anonymous volumes. Nothing else is touched:
+only containers labelled with this project and a session, never a live
+session's, never another project's or another tool's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .docker import LABEL_PREFIX
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    from .docker import Docker
+
+SESSION = f"{LABEL_PREFIX}session"
+KIND = f"{LABEL_PREFIX}kind"
+PROJECT = f"{LABEL_PREFIX}project"
+
+
+class Sentinel:
+    """Keeps a session alive in the daemon's eyes for as long as this process lives."""
+
+    def __init__(self, docker: Docker, image: str, labels: dict[str, str]) -> None:
+        self.docker = docker
+        self.container_id, self._socket = docker.start_sentinel(image, {**labels, KIND: "sentinel"})
+
+    def stop(self) -> None:
+        """Remove the sentinel, then let go of it.
+
+        In this order: closing first would start the daemon's own removal, and
+        ours would return early on "removal already in progress".
+        """
+        try:
+            self.docker.remove_by_id(self.container_id)
+        finally:
+            self._socket.close()
+
+
+def live_sessions(docker: Docker) -> set[str]:
+    """Sessions with a running sentinel, or kept on purpose (``keep``)."""
+    alive = set()
+    for container in docker.containers({KIND: None, SESSION: None}):
+        kind = container.labels.get(KIND)
+        if (kind == "sentinel" and container.status == "running") or kind == "kept":
+            alive.add(container.labels[SESSION])
+    return alive
+
+
+def is_alive(docker: Docker, session: str) -> bool:
+    return session in live_sessions(docker)
+
+
+def reap(docker: Docker, project: str) -> list[str]:
+    """Remove the containers of this project's dead sessions; their names."""
+    alive = live_sessions(docker)
+    removed = []
+    for container in docker.containers({PROJECT: project, SESSION: None}):
+        session = container.labels.get(SESSION, "")
+        if session and session not in alive and container.labels.get(KIND) != "kept":
+            docker.remove_by_id(container.id)
+            removed.append(container.name)
+    return removed
+
+
+def sweep(docker: Docker, session: str, *, spare: set[str] | None = None) -> list[str]:
+    """Remove every container of ``session`` (a worker killed mid-run leaves some)."""
+    removed = []
+    for container in docker.containers({SESSION: session}):
+        if container.labels.get(KIND) in ("sentinel", "kept"):
+            continue
+        if spare and container.id in spare:
+            continue
+        docker.remove_by_id(container.id)
+        removed.append(container.name)
+    return removed
+
+
+def mark_kept(docker: Docker, image: str, labels: dict[str, Any]) -> Container:
+    """Record that ``keep`` wants this session's containers left alone."""
+    return docker.create(
+        name=f"dbsnap-kept-{labels[SESSION]}",
+        image=image,
+        labels={**labels, KIND: "kept"},
+        entrypoint=["true"],
+        command=[],
+    )
