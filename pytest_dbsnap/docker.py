@@ -37,6 +37,7 @@ class ContainerInfo:
     name: str
     labels: dict[str, str]
     status: str
+    created: float
 
 
 @dataclass(frozen=True)
@@ -231,13 +232,19 @@ class Docker:
             "Labels": dict(labels),
             "HostConfig": {"AutoRemove": True},
         }
+        container_id = ""
         try:
             created = api.create_container_from_config(config, None)  # type: ignore[no-untyped-call]
             container_id = str(created["Id"])
             sock = api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
             api.start(container_id)
         except docker.errors.APIError as exc:
-            raise ContainerError(f"cannot start the session sentinel: {_reason(exc)}") from None
+            if container_id:
+                self.remove_by_id(container_id)
+            raise ContainerError(
+                f"cannot start the session sentinel from {image}: {_reason(exc)}; "
+                "dbsnap_image must be a PostgreSQL image with a shell"
+            ) from None
         return container_id, sock
 
     def remove_by_id(self, container_id: str) -> None:
@@ -268,6 +275,7 @@ class Docker:
                 name=str((c.attrs.get("Names") or ["?"])[0]).lstrip("/"),
                 labels=dict(c.attrs.get("Labels") or {}),
                 status=str(c.attrs.get("State", "")),
+                created=float(c.attrs.get("Created") or 0),
             )
             for c in found
         ]

@@ -15,6 +15,7 @@ session's, never another project's or another tool's.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .docker import LABEL_PREFIX
@@ -22,7 +23,7 @@ from .docker import LABEL_PREFIX
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from .docker import Docker
+    from .docker import ContainerInfo, Docker
 
 SESSION = f"{LABEL_PREFIX}session"
 KIND = f"{LABEL_PREFIX}kind"
@@ -48,12 +49,23 @@ class Sentinel:
             self._socket.close()
 
 
+# A sentinel is created, then started: one caught in between still counts as
+# alive, unless it has been waiting for longer than any start takes.
+STARTING_GRACE = 60.0
+
+
+def _sentinel_alive(container: ContainerInfo) -> bool:
+    if container.status == "running":
+        return True
+    return container.status == "created" and time.time() - container.created < STARTING_GRACE
+
+
 def live_sessions(docker: Docker) -> set[str]:
-    """Sessions with a running sentinel, or kept on purpose (``keep``)."""
+    """Sessions with a live sentinel, or kept on purpose (``keep``)."""
     alive = set()
     for container in docker.containers({KIND: None, SESSION: None}):
         kind = container.labels.get(KIND)
-        if (kind == "sentinel" and container.status == "running") or kind == "kept":
+        if (kind == "sentinel" and _sentinel_alive(container)) or kind == "kept":
             alive.add(container.labels[SESSION])
     return alive
 
@@ -68,7 +80,10 @@ def reap(docker: Docker, project: str) -> list[str]:
     removed = []
     for container in docker.containers({PROJECT: project, SESSION: None}):
         session = container.labels.get(SESSION, "")
-        if session and session not in alive and container.labels.get(KIND) != "kept":
+        kind = container.labels.get(KIND)
+        if kind == "kept" or (kind == "sentinel" and _sentinel_alive(container)):
+            continue
+        if session and session not in alive:
             docker.remove_by_id(container.id)
             removed.append(container.name)
     return removed

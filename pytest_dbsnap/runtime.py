@@ -90,6 +90,7 @@ class Runtime:
         if self.owner and self.sentinel is None:
             docker = self.docker()
             image = docker.get_or_pull_image(self.settings.image)
+            self.engine.check_image(image, self.settings.image)
             labels = {**owner_labels(self.session), PROJECT: self.settings.project}
             self.sentinel = Sentinel(docker, str(image.id), labels)
             self.reaped = reap(docker, self.settings.project)

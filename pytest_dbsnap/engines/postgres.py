@@ -126,8 +126,20 @@ class PostgresEngine:
     seed_settings = no_durability
 
     def check_image(self, image: Image, ref: str) -> None:
-        """Refuse an image whose volumes would swallow the moved PGDATA."""
-        volumes = image.attrs.get("Config", {}).get("Volumes") or {}
+        """Refuse an image that is not PostgreSQL's, or whose volumes would
+        swallow the moved PGDATA."""
+        config = image.attrs.get("Config", {})
+        env = {e.partition("=")[0] for e in config.get("Env") or []}
+        command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        # The official images and those built FROM them (postgis, timescale...)
+        # set PG_MAJOR; anything else must at least run postgres.
+        if not env & {"PG_MAJOR", "PG_VERSION"} and "postgres" not in command:
+            shown = " ".join(command) or "no command"
+            raise ImageError(
+                f"image {ref!r} does not look like PostgreSQL (no PG_MAJOR in its environment, "
+                f"command: {shown}); set dbsnap_image to postgres:17 or an image built from it"
+            )
+        volumes = config.get("Volumes") or {}
         for volume in volumes:
             if self.data_dir == volume or self.data_dir.startswith(volume.rstrip("/") + "/"):
                 raise ImageError(

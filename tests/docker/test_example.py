@@ -20,7 +20,7 @@ def test_shop_example_passes_with_four_workers(
     )
     monkeypatch.setenv("DBSNAP_PROJECT", project.name)
     result = project.run("-n", "4", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=47)
+    result.assert_outcomes(passed=57)
     result.stdout.fnmatch_lines(
         [
             f"snapshot dbsnap/{project.name}:* (cache miss: *",
@@ -28,5 +28,5 @@ def test_shop_example_passes_with_four_workers(
         ]
     )
     again = project.run("-n", "4", "-p", "no:cacheprovider")
-    again.assert_outcomes(passed=47)
+    again.assert_outcomes(passed=57)
     again.stdout.fnmatch_lines(["*(cache hit: nothing seeded)"])
