@@ -28,12 +28,12 @@ T = TypeVar("T")
 _CHOICES = {s.name: s.choices for s in SETTINGS if s.name in ("scope", "mode")}
 
 
-def _or_fail(make: Callable[[], T]) -> T:
+def _or_fail(make: Callable[[], T], runtime: Runtime | None = None) -> T:
     failure = None
     try:
         return make()
     except DbsnapError as exc:
-        failure = f"dbsnap: {exc}"
+        failure = f"dbsnap: {runtime.diagnose(exc) if runtime else exc}"
     pytest.fail(failure, pytrace=False)
 
 
@@ -51,14 +51,14 @@ def lease(runtime: Runtime, mode: str) -> Lease:
     timeout = runtime.settings.startup_timeout
     if mode == "container":
         containers: Pool[Instance] = _or_fail(runtime.container_pool)
-        instance = _or_fail(lambda: containers.acquire(timeout))
+        instance = _or_fail(lambda: containers.acquire(timeout), runtime)
         return Lease(
             instance.database,
             lambda: containers.release(instance),
             lambda: containers.keep(instance),
         )
-    clones: Pool[Copy] = _or_fail(runtime.clone_pool)
-    copy = _or_fail(lambda: clones.acquire(timeout))
+    clones: Pool[Copy] = _or_fail(runtime.clone_pool, runtime)
+    copy = _or_fail(lambda: clones.acquire(timeout), runtime)
     return Lease(copy.database, lambda: clones.release(copy), lambda: clones.keep(copy))
 
 

@@ -236,6 +236,24 @@ class Runtime:
         self._local = threading.local()
         return problems
 
+    def diagnose(self, error: DbsnapError) -> str:
+        """``error``, or the reason behind it when this process's container died."""
+        instance = self.instance
+        if instance is None:
+            return str(error)
+        try:
+            status = self.docker().status(instance.container)
+            logs = self.docker().logs_tail(instance.container, lines=5)
+        except Exception:
+            return str(error)
+        if status == "running":
+            return str(error)
+        return (
+            f"the container {instance.name} of {self.role} is {status} (killed, out of memory, "
+            f"or the Docker daemon restarted?); this worker's tests cannot get a database, "
+            f"the other workers carry on. Last log lines:\n{logs}"
+        )
+
     def close_quietly(self) -> None:
         self.close()
 

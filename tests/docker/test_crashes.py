@@ -150,3 +150,36 @@ def test_a_live_session_is_never_reaped(project: Project) -> None:
         os.killpg(first.pid, signal.SIGINT)
         first.communicate(timeout=60)
     wait_for(lambda: kinds(project) == [], "the interrupted session to clean up", 30)
+
+
+def test_a_worker_container_that_dies_fails_that_workers_tests_clearly(project: Project) -> None:
+    project.write("db/schema.sql", SCHEMA)
+    project.ini(seed="db/schema.sql")
+    project.write(
+        "test_victim.py",
+        """
+        import docker, pytest
+
+        def kill_my_container(worker_id):
+            for container in docker.from_env().containers.list(
+                filters={"label": ["dbsnap.kind=worker", f"dbsnap.worker={worker_id}"]}
+            ):
+                container.kill()
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_gw0_loses_its_container(dbsnap_conn, worker_id, n):
+            if worker_id == "gw0" and n == 0:
+                kill_my_container(worker_id)
+        """,
+    )
+    result = project.run("-n", "2", "--dist", "each", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 4  # gw1's three tests and gw0's first
+    assert outcomes.get("errors") == 2  # gw0's two later tests
+    result.stdout.fnmatch_lines(
+        [
+            "*dbsnap: the container dbsnap-*-gw0-* of gw0 is exited (killed, out of memory, "
+            "or the Docker daemon restarted?); this worker's tests cannot get a database*"
+        ]
+    )
+    assert kinds(project) == []
