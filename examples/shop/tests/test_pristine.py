@@ -61,7 +61,8 @@ def test_the_application_commits_through_its_own_connections(dbsnap_dsn: str) ->
 def test_renaming_every_product(dbsnap_conn, n: int) -> None:
     assert_seeded(dbsnap_conn)
     product = shop.get_product(dbsnap_conn, 1)
-    assert product is not None and not product.name.startswith("renamed")
+    assert product is not None
+    assert not product.name.startswith("renamed")
     dbsnap_conn.execute("UPDATE products SET name = 'renamed ' || id")
     dbsnap_conn.commit()
 
