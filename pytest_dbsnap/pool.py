@@ -124,15 +124,13 @@ class Pool(Generic[T]):
             untouched = self._inspect(item)
         except Exception:
             untouched = False  # when in doubt, throw it away
-        if not untouched:
-            self._destroy_quietly(item)
-            return
         with self._cond:
-            if self._closing:
-                self._used.append(item)
-            else:
+            if untouched and not self._closing:
                 self._ready.appendleft(item)
                 self.reused += 1
+            else:
+                # Dropped later: making the next copy comes first when none is ready.
+                self._used.append(item)
             self._cond.notify_all()
 
     def _destroy_quietly(self, item: T) -> None:
