@@ -105,6 +105,11 @@ def _ini_type(setting: Setting) -> Literal["args", "string"]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dbsnap(scope=None, mode=None): how this test gets its pristine database "
+        "(scope: function, module or worker; mode: clone or container)",
+    )
     rootdir = config.inipath.parent if config.inipath else config.rootpath
 
     def flag(setting: Setting) -> str | None:
@@ -134,11 +139,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNTIME] = runtime
     config.stash[WORKER_REPORTS] = []
     config.add_cleanup(runtime.close_quietly)  # a safety net behind dbsnap_runtime
-    config.addinivalue_line(
-        "markers",
-        "dbsnap(scope=None, mode=None): how this test gets its pristine database "
-        "(scope: function, module or worker; mode: clone or container)",
-    )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dbsnap-xdist")
 
