@@ -97,7 +97,7 @@ def _mine(client: docker.DockerClient) -> dict[str, Container]:
     filters = [f"{BENCH_LABEL}=1"] + [f"dbsnap.project={s.project}" for s in SEEDS.values()]
     for label in filters:
         for c in client.containers.list(all=True, filters={"label": label}):
-            found[c.id] = c
+            found[str(c.id)] = c
     return found
 
 
@@ -183,6 +183,7 @@ def main(argv: list[str]) -> int:
     with docker_client() as client:
         report.machine = machine(client, args.image, args.pool_size)
         report.machine["others_start"] = others_running(client)
+        report.machine["load_start"] = os.getloadavg()[0]
         if swept := sweep(client):
             log(f"removed {len(swept)} container(s) an earlier run left behind")
         try:
@@ -214,6 +215,7 @@ def main(argv: list[str]) -> int:
                     f"{len(swept)} container(s) were left behind and removed: {', '.join(swept)}"
                 )
             report.machine["others_end"] = others_running(client)
+            report.machine["load_end"] = os.getloadavg()[0]
             report.total_seconds = time.perf_counter() - began
             written = reporting.write(report, args.out)
             log("wrote " + ", ".join(os.path.relpath(p, REPO) for p in written if p.exists()))

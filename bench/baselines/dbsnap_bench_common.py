@@ -29,15 +29,16 @@ import secrets
 import tarfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import docker
 import docker.errors
 import psycopg
+import pytest
 from docker.models.containers import Container
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -126,13 +127,15 @@ class SeededContainer:
         command = ["postgres"]
         for setting in NO_DURABILITY:
             command += ["-c", setting]
+        # None: a free port of Docker's choosing (the stubs only know ints).
+        ports: dict[str, Any] = {"5432/tcp": (self.host, None)}
         self.container = self.client.containers.run(
             self.image,
             command=command,
             name=f"dbsnap-bench-{self.kind}-{uuid.uuid4().hex[:8]}",
             labels={BENCH_LABEL: "1", f"{BENCH_LABEL}.kind": self.kind},
             environment={"POSTGRES_PASSWORD": self.password, "POSTGRES_DB": self.dbname},
-            ports={"5432/tcp": (self.host, None)},
+            ports=ports,
             detach=True,
         )
         port = self._published_port()
@@ -170,7 +173,7 @@ class SeededContainer:
                 environment={"PGOPTIONS": "-c client_min_messages=warning"},
             )
             if result.exit_code != 0:
-                output = (result.output or b"").decode(errors="replace")
+                output = cast("bytes", result.output or b"").decode(errors="replace")
                 raise RuntimeError(f"seeding {path} failed: {output.strip()[-500:]}")
 
     def remove(self) -> None:
@@ -206,6 +209,68 @@ class SeededContainer:
             time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class SeedText:
+    """The seed's SQL, read once: what creates the schema and what fills it."""
+
+    schema: tuple[str, ...]
+    data: tuple[str, ...]
+
+    @classmethod
+    def read(cls, files: SeedFiles) -> SeedText:
+        return cls(
+            schema=tuple(p.read_text() for p in files.schema),
+            data=tuple(p.read_text() for p in files.data),
+        )
+
+
+# Tables, views, sequences and indexes of the public schema with their
+# columns, and the constraints: what a TRUNCATE + re-seed cannot put back.
+_FINGERPRINT = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
+    SELECT c.relkind::text || ':' || c.relname || ':' || coalesce(a.attname, '') || ':'
+           || coalesce(format_type(a.atttypid, a.atttypmod), '') AS item
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT 'constraint:' || conname || ':' || pg_get_constraintdef(oid)
+    FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+) AS schema_items
+"""
+
+
+def schema_fingerprint(dsn: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(_FINGERPRINT).fetchone()
+    return str(row[0]) if row else ""
+
+
+def reset_database(dsn: str, seed: SeedText, fingerprint: str) -> None:
+    """A reset script that also survives tests that change the schema.
+
+    TRUNCATE + re-seed when the schema is as seeded; otherwise drop the
+    public schema and run the whole seed again.
+    """
+    if schema_fingerprint(dsn) == fingerprint:
+        truncate_and_reseed(dsn, seed.data)
+        return
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _end_other_connections(conn)
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        for text in (*seed.schema, *seed.data):
+            conn.execute(text.encode())  # no parameters: several statements in one call
+
+
+def _end_other_connections(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+
+
 def truncate_and_reseed(dsn: str, data_sql: Sequence[str]) -> None:
     """The reset script: TRUNCATE every table, then run the data SQL again.
 
@@ -213,10 +278,7 @@ def truncate_and_reseed(dsn: str, data_sql: Sequence[str]) -> None:
     (TRUNCATE waits for every lock on the tables).
     """
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        _end_other_connections(conn)
         tables = [
             sql.Identifier(schema, name)
             for schema, name in conn.execute(
@@ -229,3 +291,71 @@ def truncate_and_reseed(dsn: str, data_sql: Sequence[str]) -> None:
             )
         for text in data_sql:
             conn.execute(text.encode())  # no parameters: several statements in one call
+
+
+# What both baseline plugins share ---------------------------------------------
+
+
+@dataclass
+class Session:
+    """One seeded container, and whether its database is known to be pristine."""
+
+    database: Database
+    seed: SeedText
+    fingerprint: str
+    pristine: bool = True
+    resets: int = 0
+
+    def reset(self) -> None:
+        reset_database(self.database.dsn, self.seed, self.fingerprint)
+        self.pristine = True
+        self.resets += 1
+
+
+@contextlib.contextmanager
+def seeded_session(config: pytest.Config, kind: str) -> Iterator[Session]:
+    """Start a container from the base image, seed it with psql, remove it at the end."""
+    rootdir = config.inipath.parent if config.inipath else config.rootpath
+    files = SeedFiles.from_environment(rootdir)
+    container = SeededContainer(
+        image=os.environ.get("BENCH_IMAGE", "dbsnap-postgres:17"),
+        dbname=os.environ.get("BENCH_DBNAME", "shop"),
+        kind=kind,
+    )
+    try:
+        database = container.start()
+        container.apply(files.all)
+        yield Session(database, SeedText.read(files), schema_fingerprint(database.dsn))
+    finally:
+        container.remove()
+
+
+def register_marker(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dbsnap(scope=None, mode=None): accepted and ignored by the baselines"
+    )
+
+
+@pytest.fixture
+def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the worker's database, closed after the test."""
+    conn = dbsnap_worker.connect()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def dbsnap_dsn(dbsnap_db: Database) -> str:
+    return dbsnap_db.dsn
+
+
+@pytest.fixture
+def dbsnap_conn(dbsnap_db: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to this test's pristine database, closed after the test."""
+    conn = dbsnap_db.connect()
+    try:
+        yield conn
+    finally:
+        conn.close()

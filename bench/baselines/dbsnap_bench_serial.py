@@ -5,57 +5,54 @@ Load it instead of pytest-dbsnap, without xdist::
     PYTHONPATH=bench/baselines pytest -p no:dbsnap -p no:xdist -p dbsnap_bench_serial
 
 After every test, every table is truncated (``RESTART IDENTITY CASCADE``) and
-the data files of the seed run again, so each test starts from the seeded
-state.
+the data files of the seed run again (the whole seed, schema included, when
+the test changed the schema), so each test starts from the seeded state:
+``dbsnap_db`` and ``dbsnap_worker`` are the same database.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from typing import Any
 
-import psycopg
 import pytest
-from dbsnap_bench_common import Database, SeededContainer, SeedFiles, truncate_and_reseed
+from dbsnap_bench_common import (
+    Database,
+    Session,
+    dbsnap_conn,
+    dbsnap_dsn,
+    dbsnap_worker_conn,
+    register_marker,
+    seeded_session,
+)
 
-DATA_SQL = pytest.StashKey[list[str]]()
+__all__ = ["dbsnap_conn", "dbsnap_dsn", "dbsnap_worker_conn"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_marker(config)
 
 
 @pytest.fixture(scope="session")
-def dbsnap_worker(request: pytest.FixtureRequest) -> Iterator[Database]:
+def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     """The one container of the session, seeded once."""
     if hasattr(request.config, "workerinput"):
         pytest.fail("the serial baseline runs in one process: add -p no:xdist", pytrace=False)
-    rootdir = request.config.inipath.parent if request.config.inipath else request.config.rootpath
-    files = SeedFiles.from_environment(rootdir)
-    request.config.stash[DATA_SQL] = [p.read_text() for p in files.data]
-    container = SeededContainer(
-        image=os.environ.get("BENCH_IMAGE", "dbsnap-postgres:17"),
-        dbname=os.environ.get("BENCH_DBNAME", "shop"),
-        kind="serial",
-    )
-    try:
-        database = container.start()
-        container.apply(files.all)
-        yield database
-    finally:
-        container.remove()
+    with seeded_session(request.config, "serial") as session:
+        yield session
 
 
-@pytest.fixture(autouse=True)
-def _reset_after_each_test(
-    request: pytest.FixtureRequest, dbsnap_worker: Database
-) -> Iterator[None]:
-    """Torn down last (autouse fixtures are set up first): after the test's own."""
-    yield
-    truncate_and_reseed(dbsnap_worker.dsn, request.config.stash[DATA_SQL])
+@pytest.fixture(scope="session")
+def dbsnap_worker(bench_session: Session) -> Database:
+    return bench_session.database
 
 
 @pytest.fixture
-def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[Any]]:
-    conn = dbsnap_worker.connect()
-    try:
-        yield conn
-    finally:
-        conn.close()
+def dbsnap_db(bench_session: Session) -> Database:
+    return bench_session.database
+
+
+@pytest.fixture(autouse=True)
+def _reset_after_each_test(bench_session: Session) -> Iterator[None]:
+    """Torn down last (autouse fixtures are set up first): after the test's own."""
+    yield
+    bench_session.reset()

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from dbsnap_bench_common import truncate_and_reseed
@@ -27,6 +27,9 @@ from pytest_dbsnap.runtime import Runtime
 
 from .seeds import SeedSpec
 from .stats import Series, seconds
+
+if TYPE_CHECKING:
+    from typing_extensions import LiteralString
 
 Log = Callable[[str], None]
 
@@ -64,6 +67,7 @@ class SeedResult:
     key: str
     rows: dict[str, int] = field(default_factory=dict)
     size_bytes: int = 0
+    indexes: int = 0
     server_version: str = ""
     snapshot: dict[str, Any] = field(default_factory=dict)
     series: dict[str, Series] = field(default_factory=dict)
@@ -83,6 +87,7 @@ class SeedResult:
             "rows": self.rows,
             "total_rows": self.total_rows,
             "size_bytes": self.size_bytes,
+            "indexes": self.indexes,
             "server_version": self.server_version,
             "snapshot": self.snapshot,
             "series": {k: v.as_dict() for k, v in self.series.items()},
@@ -170,11 +175,11 @@ class Bench:
             psycopg.connect(pristine.dsn, autocommit=True) as conn,
         ):
             self.result.rows = _row_counts(conn)
-            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-            self.result.size_bytes = int(row[0]) if row else 0
-            self.result.server_version = str(
-                conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            self.result.indexes = int(
+                _one(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
             )
+            self.result.size_bytes = int(_one(conn, "SELECT pg_database_size(current_database())"))
+            self.result.server_version = str(_one(conn, "SHOW server_version"))
             # The rows a test's writes touch on a pristine database (this
             # throwaway copy is dropped right after).
             self._check("pristine copy", self._write(conn))
@@ -334,6 +339,12 @@ class Bench:
             [handout() for _ in range(self.counts.pooled_containers)]
         )
         self.log(f"{self.spec.key}: pooled container {_short(series)}")
+
+
+def _one(conn: psycopg.Connection[Any], query: LiteralString) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None, query
+    return row[0]
 
 
 def _row_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:

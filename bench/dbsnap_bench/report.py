@@ -68,7 +68,8 @@ def _seed_line(result: SeedResult) -> str:
     spec = SEEDS[result.key]
     return (
         f"**{spec.key}** ({spec.title}, `{spec.display()}`): {result.total_rows:,} rows in "
-        f"{len(result.rows)} tables, {result.size_bytes / 1e6:.1f} MB database"
+        f"{len(result.rows)} tables with {result.indexes} indexes (keys included), "
+        f"{result.size_bytes / 1e6:.1f} MB database"
     )
 
 
@@ -268,7 +269,9 @@ def markdown(report: Report) -> str:
         f"Docker {m.get('docker')}, PostgreSQL {m.get('postgres')} (`{m.get('image')}`), "
         f"Python {m.get('python')}, psycopg {m.get('psycopg')}",
         f"- Other containers running on the Docker daemon: {m.get('others_start')} at the "
-        f"start, {m.get('others_end')} at the end (the daemon was shared: expect noise)",
+        f"start, {m.get('others_end')} at the end; 1-minute load average "
+        f"{m.get('load_start', float('nan')):.1f} at the start, "
+        f"{m.get('load_end', float('nan')):.1f} at the end (a shared machine: expect noise)",
         "- Every ratio compares two figures measured side by side in this run.",
         "",
     ]
@@ -300,17 +303,22 @@ def markdown(report: Report) -> str:
         lines += [
             "## Wall time of the example suite",
             "",
-            f"{_suite_what(suite)}. Each figure is the median of separate `pytest` "
-            "processes (interleaved), timed around `subprocess.run`; speed-up = baseline "
-            "time ÷ this time (above 1: faster than the baseline). The cold run rebuilds "
-            "the snapshot first (`DBSNAP_REBUILD=1`).",
+            f"{_suite_what(suite)}. The example was copied when the suite runs began, so "
+            f"that every run has the same tests ({suite.tests}). Each figure is the median "
+            "of separate `pytest` processes (interleaved), timed around `subprocess.run`; "
+            "speed-up = baseline time ÷ this time (above 1: faster than the baseline). "
+            "The cold run rebuilds the snapshot first (`DBSNAP_REBUILD=1`).",
             "",
             *suite_table(suite),
             "",
             "Both baselines run PostgreSQL with the same durability settings as "
             "pytest-dbsnap (`fsync`, `synchronous_commit`, `full_page_writes` off) and "
-            "provide the fixtures the suite uses (`dbsnap_worker`, `dbsnap_worker_conn`); "
-            "see `bench/baselines/`.",
+            "provide the fixtures the suite uses (`dbsnap_worker`, `dbsnap_worker_conn`, "
+            "`dbsnap_db`, `dbsnap_dsn`, `dbsnap_conn`). The fresh-container baseline "
+            "makes `dbsnap_db` pristine with the reset script (after each test that uses it, "
+            "and before when a test sharing the database ran since); the serial one resets "
+            "after every test. The reset is TRUNCATE + re-seed, or the whole seed again "
+            "after a test that changed the schema. See `bench/baselines/`.",
             "",
             *suite_commands(suite),
             "",
@@ -443,6 +451,7 @@ def _mechanism_chart(ax: Any, report: Report) -> None:
                     textcoords="offset points",
                 )
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_plain())
     ax.set_xticks(range(len(keys)), [CHART_LABELS[k] for k in keys], fontsize=8)
     ax.set_ylabel("median time, ms (log); whisker: p95")
     ax.set_title("Dirtied → pristine (label: speed-up vs TRUNCATE + re-seed)", fontsize=10)
@@ -489,8 +498,17 @@ def _suite_chart(ax: Any, suite: SuiteResult) -> None:
                 textcoords="offset points",
             )
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_plain())
+    ax.yaxis.set_minor_formatter(_plain())
     ax.set_xticks(range(len(workers)), [f"{n} worker{'s' if n > 1 else ''}" for n in workers])
     ax.set_ylabel("wall time, s (log)")
     ax.set_title("Example suite wall time (median)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", which="major", alpha=0.3)
+
+
+def _plain() -> Any:
+    """Tick labels as plain numbers (0.01, 1, 100) instead of powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _: f"{value:g}")

@@ -1,20 +1,24 @@
 """Wall time of the example suite: pytest-dbsnap against two baselines.
 
-Every run is a separate ``pytest`` process in ``examples/shop``, timed with
+Every run is a separate ``pytest`` process in a copy of ``examples/shop``, timed with
 ``time.perf_counter`` around ``subprocess.run``: interpreter start, collection,
 containers, tests and clean-up all count.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .seeds import BENCH, SHOP
@@ -26,7 +30,7 @@ VARIANTS: dict[str, str] = {
     "dbsnap": "pytest-dbsnap (snapshot cached)",
     "dbsnap_cold": "pytest-dbsnap, cold (snapshot rebuilt in the run)",
     "fresh": "fresh container seeded per worker (testcontainers-style)",
-    "serial": "serial, TRUNCATE + re-seed after each test",
+    "serial": "serial, reset script (TRUNCATE + re-seed) after each test",
 }
 BASELINE_PLUGINS = {"fresh": "dbsnap_bench_fresh", "serial": "dbsnap_bench_serial"}
 
@@ -44,6 +48,7 @@ class SuiteRun:
 class SuiteResult:
     selection: list[str]
     runs: list[SuiteRun] = field(default_factory=list)
+    tests: str = ""
 
     def series(self, variant: str, workers: int) -> Series:
         return Series(
@@ -57,7 +62,11 @@ class SuiteResult:
         return ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"selection": self.selection, "runs": [asdict(r) for r in self.runs]}
+        return {
+            "selection": self.selection,
+            "tests": self.tests,
+            "runs": [asdict(r) for r in self.runs],
+        }
 
 
 def command(
@@ -98,13 +107,13 @@ def command(
 
 
 def run_once(
-    variant: str, workers: int, selection: Sequence[str], image: str, log: Log
+    variant: str, workers: int, selection: Sequence[str], image: str, where: Path, log: Log
 ) -> SuiteRun:
     argv, env, line = command(variant, workers, selection, image)
     started = time.perf_counter()
     done = subprocess.run(
         argv,
-        cwd=SHOP.root,
+        cwd=where,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -132,16 +141,31 @@ def run_suite(
     image: str,
     log: Log,
 ) -> SuiteResult:
-    """The cold run first, then every configuration, interleaved, ``repeats`` times."""
+    """The cold run first, then every configuration, interleaved, ``repeats`` times.
+
+    The runs use a copy of ``examples/shop`` taken now, so that all of them
+    run the same tests even if someone edits the example meanwhile.
+    """
     result = SuiteResult(list(selection))
-    most = max(workers)
-    result.runs.append(run_once("dbsnap_cold", most, selection, image, log))
-    for _ in range(repeats):
-        for n in workers:
-            result.runs.append(run_once("dbsnap", n, selection, image, log))
-            result.runs.append(run_once("fresh", n, selection, image, log))
-    for _ in range(serial_repeats):
-        result.runs.append(run_once("serial", 1, selection, image, log))
+    with tempfile.TemporaryDirectory(prefix="dbsnap-bench-") as tmp:
+        where = Path(tmp) / SHOP.root.name
+        shutil.copytree(
+            SHOP.root, where, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+        )
+        tests = sorted(where.glob("tests/test_*.py"))
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in tests)).hexdigest()[:12]
+        result.tests = f"{', '.join(p.name for p in tests)} (sha256 {digest})"
+
+        def run(variant: str, n: int) -> None:
+            result.runs.append(run_once(variant, n, selection, image, where, log))
+
+        run("dbsnap_cold", max(workers))
+        for _ in range(repeats):
+            for n in workers:
+                run("dbsnap", n)
+                run("fresh", n)
+        for _ in range(serial_repeats):
+            run("serial", 1)
     counts = {r.passed for r in result.runs}
     if len(counts) != 1:
         raise RuntimeError(f"the runs passed different numbers of tests: {sorted(counts)}")
