@@ -33,7 +33,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote
 
 import docker
 import docker.errors
@@ -41,7 +40,8 @@ import psycopg
 import pytest
 from docker.models.containers import Container
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+
+from pytest_dbsnap.engines.postgres import Database as DbsnapDatabase
 
 #: Label on everything the benchmark creates by hand.
 BENCH_LABEL = "dbsnap-bench"
@@ -49,35 +49,9 @@ NO_DURABILITY = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 SEED_DIR = "/tmp/bench-seed"
 
 
-@dataclass(frozen=True)
-class Database:
-    """The attributes of ``pytest_dbsnap.Database`` the example suite uses."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-
-    @property
-    def dsn(self) -> str:
-        return make_conninfo(
-            host=self.host,
-            port=str(self.port),
-            user=self.user,
-            password=self.password,
-            dbname=self.dbname,
-        )
-
-    @property
-    def url(self) -> str:
-        return (
-            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
-        )
-
-    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.dsn, **kwargs)
+# The baselines run without the plugin (-p no:dbsnap) but hand tests the same
+# database object; it is plain data and knows no pytest.
+Database = DbsnapDatabase
 
 
 @dataclass(frozen=True)
