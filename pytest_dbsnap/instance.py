@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,10 +43,15 @@ def start_instance(
     startup_timeout: float,
     project: str,
     durable: bool = False,
+    command: Sequence[str] | None = None,
 ) -> Instance:
-    """Start one container from ``snapshot`` and wait until it answers queries."""
+    """Start one container from ``snapshot`` and wait until it answers queries.
+
+    ``command`` saves looking the image up again (see :func:`server_command`).
+    """
     started = time.monotonic()
-    image = docker.get_or_pull_image(snapshot.tag)
+    if command is None:
+        command = server_command(docker, engine, snapshot, durable=durable)
     name = f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
     container = docker.create(
         name=name,
@@ -56,7 +62,7 @@ def start_instance(
             f"{LABEL_PREFIX}project": project,
             **owner_labels(session),
         },
-        command=engine.worker_command(image, () if durable else engine.no_durability),
+        command=command,
         publish={engine.port: host},
     )
     try:
@@ -73,6 +79,14 @@ def start_instance(
         docker.remove(container)
         raise
     return Instance(container, database, time.monotonic() - started)
+
+
+def server_command(
+    docker: Docker, engine: PostgresEngine, snapshot: Snapshot, *, durable: bool
+) -> list[str]:
+    """The snapshot's own command, with durability off unless ``durable``."""
+    image = docker.get_or_pull_image(snapshot.tag)
+    return engine.worker_command(image, () if durable else engine.no_durability)
 
 
 def stop_instance(docker: Docker, instance: Instance) -> None:

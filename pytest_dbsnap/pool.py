@@ -141,12 +141,6 @@ class Pool(Generic[T]):
             with self._cond:
                 self._error = self._error or exc
 
-    @property
-    def outstanding(self) -> int:
-        """Items made and not yet destroyed, kept ones excluded."""
-        with self._cond:
-            return len(self._ready) + len(self._used) + len(self._lent)
-
     def _next_job(self) -> tuple[str, T | None]:
         with self._cond:
             while True:

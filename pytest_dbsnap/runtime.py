@@ -24,7 +24,7 @@ from .docker import Docker
 from .engines.postgres import Database, PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import DbsnapError
-from .instance import Instance, start_instance, stop_instance
+from .instance import Instance, server_command, start_instance, stop_instance
 from .pool import Pool
 from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
 from .seed import SeedPlan
@@ -64,6 +64,7 @@ class Runtime:
     copies_reused: int = 0
     _docker: Docker | None = None
     _failure: DbsnapError | None = None
+    _command: list[str] | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Admin | Docker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -272,16 +273,21 @@ class Runtime:
         return admin
 
     def _start(self, role: str) -> Instance:
+        snapshot = self.ensure_snapshot()
+        if self._command is None:
+            self._command = server_command(
+                self.docker(), self.engine, snapshot, durable=self.settings.durable
+            )
         return start_instance(
             self.docker(),
             self.engine,
-            self.ensure_snapshot(),
+            snapshot,
             session=self.session,
             role=role,
             host=self.settings.host,
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
-            durable=self.settings.durable,
+            command=self._command,
         )
 
     def _remembering(self, make: Callable[[], T]) -> T:
