@@ -63,12 +63,15 @@ def test_xdist_builds_once_and_starts_one_container_per_worker(project: Project)
             client = docker.from_env()
             mine = {{"label": ["dbsnap.project={project.name}"]}}
             kinds = sorted(c.labels["dbsnap.kind"] for c in client.containers.list(filters=mine))
-            assert kinds == ["sentinel", "worker", "worker"]
+            # The other worker may not have started its container yet.
+            assert kinds.count("sentinel") == 1 and "seed" not in kinds
+            assert 1 <= kinds.count("worker") <= 2
             mine["label"].append("dbsnap.kind=worker")
             found = client.containers.list(filters=mine)
-            ports = {{c.ports["5432/tcp"][0]["HostPort"] for c in found}}
+            bound = [c.ports.get("5432/tcp") for c in found if c.ports.get("5432/tcp")]
+            ports = {{b[0]["HostPort"] for b in bound}}
             assert str(dbsnap_worker.port) in ports
-            assert all(c.ports["5432/tcp"][0]["HostIp"] == "127.0.0.1" for c in found)
+            assert all(b[0]["HostIp"] == "127.0.0.1" for b in bound)
         """,
     )
     result = project.run("-n", "2")
