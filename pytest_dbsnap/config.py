@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -67,7 +68,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "project", "str", "", "name in the snapshot tag dbsnap/<project>:<key>; default: rootdir"
     ),
-    Setting("host", "str", "127.0.0.1", "address ports are published on and tests connect to"),
+    Setting(
+        "host",
+        "str",
+        "",
+        "address tests connect to; default: the host of a tcp:// or ssh:// DOCKER_HOST, "
+        "else 127.0.0.1",
+    ),
+    Setting(
+        "publish",
+        "str",
+        "",
+        "address the Docker host publishes database ports on; default 127.0.0.1 "
+        "(a remote daemon needs an address reachable from here, such as 0.0.0.0)",
+    ),
+    Setting(
+        "registry",
+        "str",
+        "",
+        "registry repository snapshots are pulled from by key before building, "
+        "e.g. registry.example.com/team/app-db",
+    ),
+    Setting("push", "bool", "false", "push a snapshot this session built to dbsnap_registry"),
+    Setting(
+        "on_pull_failure",
+        "choice",
+        "build",
+        "when dbsnap_registry cannot give the snapshot (missing, unreachable, refused): "
+        "build it here, or fail",
+        ("build", "fail"),
+    ),
     Setting("rebuild", "bool", "false", "build a new snapshot even when one exists"),
     Setting("keep", "bool", "false", "leave containers running and print how to connect"),
     Setting("startup_timeout", "seconds", "60", "seconds a container may take to accept queries"),
@@ -126,6 +156,10 @@ class Settings:
     user: str
     project: str
     host: str
+    publish: str
+    registry: str
+    push: bool
+    on_pull_failure: str
     rebuild: bool
     keep: bool
     startup_timeout: float
@@ -138,9 +172,23 @@ class Settings:
     durable: bool
     disable: bool
     rootdir: Path
+    docker_host: str = ""
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def publish_address(self) -> str:
+        """Where the daemon publishes ports: ``publish``, else loopback if the daemon is local."""
+        if self.publish:
+            return self.publish
+        if remote_host(self.docker_host):
+            raise ConfigError(
+                f"DOCKER_HOST={self.docker_host} is another machine, where ports published "
+                "on 127.0.0.1 cannot be reached from here; set DBSNAP_PUBLISH (ini "
+                "dbsnap_publish) to an address of that machine, 0.0.0.0 for all, and mind "
+                "that the databases are then reachable there"
+            )
+        return "127.0.0.1"
 
 
 Lookup = Callable[[Setting], "str | Sequence[str] | None"]
@@ -167,6 +215,9 @@ def resolve(
         if raw is None:
             raw, source = setting.default, "default"
         values[setting.name] = _parse(setting, raw, source)
+    docker_host = environ.get("DOCKER_HOST", "")
+    values["host"] = values["host"] or remote_host(docker_host) or "127.0.0.1"
+    values["registry"] = _registry(str(values["registry"]))
     project = str(values["project"]) or rootdir.name
     values["project"] = _PROJECT.sub("-", project.lower()).strip("-._") or "project"
     if not values["image"]:
@@ -174,7 +225,38 @@ def resolve(
             "dbsnap_image is empty: name a PostgreSQL image such as postgres:17 "
             "(ini dbsnap_image, flag --dbsnap-image or env DBSNAP_IMAGE)"
         )
-    return Settings(rootdir=rootdir, **values)  # type: ignore[arg-type]
+    return Settings(rootdir=rootdir, docker_host=docker_host, **values)  # type: ignore[arg-type]
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def remote_host(docker_host: str) -> str:
+    """The host name of a ``tcp://`` or ``ssh://`` daemon address, unless it is this machine."""
+    parts = urlsplit(docker_host)
+    if parts.scheme not in ("tcp", "ssh", "http", "https"):
+        return ""
+    host = parts.hostname or ""
+    return "" if host in LOOPBACK else host
+
+
+_REPOSITORY = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
+
+
+def _registry(text: str) -> str:
+    """Check that ``text`` names a repository (``host[:port]/path``) without a tag."""
+    text = text.strip().rstrip("/")
+    if not text:
+        return ""
+    first, _, rest = text.partition("/")
+    looks_like_host = "." in first or ":" in first or first == "localhost"
+    path = rest if looks_like_host else text
+    if not _REPOSITORY.fullmatch(path) or "@" in text:
+        raise ConfigError(
+            f"dbsnap_registry={text!r} is not a repository: write host[:port]/path in lower "
+            "case without a tag, e.g. registry.example.com/team/app-db (the key becomes the tag)"
+        )
+    return text
 
 
 def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:

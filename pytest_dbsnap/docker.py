@@ -11,18 +11,28 @@ import io
 import os
 import tarfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.models.images import Image
 
-from .errors import ContainerError, DockerUnavailableError, ImageError
+from .errors import (
+    ContainerError,
+    DbsnapError,
+    DockerUnavailableError,
+    ImageError,
+    RegistryError,
+    SnapshotNotFound,
+)
 
 LABEL_PREFIX = "dbsnap."
+
+Progress = Callable[[int, int], None]
+"""Called with bytes moved so far and the total expected (0 when unknown yet)."""
 
 
 class NameTaken(Exception):
@@ -94,8 +104,129 @@ class Docker:
             ) from None
 
     def remove_image(self, ref: str) -> None:
+        """Remove an image, or only the tag ``ref`` when the image has others."""
         with contextlib.suppress(docker.errors.NotFound):
             self.client.images.remove(ref, noprune=False)
+
+    def remove_unused_image(self, image: Image) -> bool:
+        """Remove ``image`` and all its tags unless a container uses it; whether it went."""
+        try:
+            for tag in image.tags:
+                self.client.images.remove(tag, noprune=False)
+            if not image.tags or self.find_image(str(image.id)) is not None:
+                self.client.images.remove(str(image.id), noprune=False)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                return False
+            raise
+        return True
+
+    def images(self, labels: Mapping[str, str | None]) -> list[Image]:
+        """Every image that carries all of ``labels``."""
+        filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
+        return list(self.client.images.list(filters={"label": filters}))
+
+    def tag(self, image: Image, ref: str) -> None:
+        repository, _, tag = ref.rpartition(":")
+        image.tag(repository, tag)
+
+    def pull(self, ref: str, progress: Progress) -> Image:
+        """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
+        repository, _, tag = ref.rpartition(":")
+        self._stream(
+            f"pulling {ref}",
+            self.client.api.pull(repository, tag, stream=True, decode=True),
+            progress,
+        )
+        image = self.find_image(ref)
+        if image is None:
+            raise RegistryError(f"pulling {ref} reported success but no such image is here")
+        return image
+
+    def push(self, ref: str, progress: Progress) -> str:
+        """Push ``ref`` (repository:tag); returns the digest the registry gave it."""
+        repository, _, tag = ref.rpartition(":")
+        events = self.client.api.push(repository, tag, stream=True, decode=True)
+        return self._stream(f"pushing {ref}", events, progress)
+
+    def _stream(self, what: str, events: Any, progress: Progress) -> str:
+        """Follow a pull or push stream, reporting bytes moved; the last digest seen."""
+        done: dict[str, int] = {}
+        total: dict[str, int] = {}
+        digest = ""
+        try:
+            for event in events:
+                if "error" in event:
+                    raise _transfer_error(what, str(event["error"]))
+                detail = event.get("progressDetail") or {}
+                layer = str(event.get("id", ""))
+                if layer and detail.get("total"):
+                    done[layer] = int(detail.get("current", 0))
+                    total[layer] = int(detail["total"])
+                    progress(sum(done.values()), sum(total.values()))
+                elif layer and event.get("status") in (
+                    "Pushed",
+                    "Layer already exists",
+                    "Download complete",
+                    "Pull complete",
+                    "Already exists",
+                ):
+                    done[layer] = total.get(layer, 0)
+                    progress(sum(done.values()), sum(total.values()))
+                digest = str((event.get("aux") or {}).get("Digest", digest))
+        except docker.errors.APIError as exc:
+            raise _transfer_error(what, _reason(exc), exc.status_code) from None
+        except docker.errors.DockerException as exc:
+            raise _transfer_error(what, _reason(exc)) from None
+        return digest
+
+    def save(
+        self, refs: Sequence[str], write: Callable[[bytes], object], progress: Progress
+    ) -> None:
+        """Stream the images ``refs`` as one ``docker save`` tar to ``write``.
+
+        Layers the images share are written once.
+        """
+        api: Any = self.client.api
+        images = [self.find_image(ref) for ref in refs]
+        # Sizes count shared layers in each image; the largest is the closer guess.
+        total = max((int(i.attrs.get("Size") or 0) for i in images if i is not None), default=0)
+        written = 0
+        try:
+            # docker-py wraps only the one-image form of GET /images/get.
+            response = api._get(api._url("/images/get"), params={"names": list(refs)}, stream=True)
+            api._raise_for_status(response)
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                write(chunk)
+                written += len(chunk)
+                progress(written, max(total, written))
+        except docker.errors.APIError as exc:
+            raise ImageError(f"docker could not save {', '.join(refs)}: {_reason(exc)}") from None
+
+    def load(self, source: BinaryIO, size: int, progress: Progress) -> list[str]:
+        """Load a ``docker save`` tar (gzip is fine) from ``source``; the tags it held."""
+
+        def chunks() -> Iterator[bytes]:
+            read = 0
+            while chunk := source.read(1 << 20):
+                read += len(chunk)
+                progress(read, size)
+                yield chunk
+
+        try:
+            events = self.client.api.load_image(chunks())  # type: ignore[no-untyped-call]
+            tags: list[str] = []
+            for event in events:
+                if "error" in event:
+                    raise ImageError(f"docker could not load the archive: {event['error']}")
+                stream = str(event.get("stream", ""))
+                if stream.startswith("Loaded image:"):
+                    tags.append(stream.partition(":")[2].strip())
+        except docker.errors.APIError as exc:
+            raise ImageError(f"docker could not load the archive: {_reason(exc)}") from None
+        return tags
 
     # Containers ---------------------------------------------------------------
 
@@ -279,6 +410,17 @@ class Docker:
             )
             for c in found
         ]
+
+
+def _transfer_error(what: str, reason: str, status: int | None = None) -> DbsnapError:
+    lowered = reason.lower()
+    if status == 404 or "manifest unknown" in lowered or "not found" in lowered:
+        return SnapshotNotFound(f"{what}: the registry has no such image ({reason})")
+    if any(word in lowered for word in ("unauthorized", "denied", "authentication required")):
+        hint = "log in with `docker login` (docker-py reads ~/.docker/config.json)"
+    else:
+        hint = "check the registry address and that it is up and reachable from the Docker host"
+    return RegistryError(f"{what} failed: {reason}; {hint}")
 
 
 def _reason(exc: BaseException) -> str:

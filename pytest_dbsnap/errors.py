@@ -34,3 +34,11 @@ class SeedError(DbsnapError):
 
 class LockTimeoutError(DbsnapError):
     """Another process held the build lock for too long."""
+
+
+class RegistryError(DbsnapError):
+    """A registry refused a push or pull, or could not be reached."""
+
+
+class SnapshotNotFound(DbsnapError):
+    """No snapshot with the asked key where we looked (exit status 3 of ``dbsnap``)."""

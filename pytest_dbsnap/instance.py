@@ -40,12 +40,15 @@ def start_instance(
     session: str,
     role: str,
     host: str,
+    publish: str,
     startup_timeout: float,
     project: str,
     durable: bool = False,
     command: Sequence[str] | None = None,
 ) -> Instance:
     """Start one container from ``snapshot`` and wait until it answers queries.
+
+    The daemon publishes its port on ``publish``; we connect to it at ``host``.
 
     ``command`` saves looking the image up again (see :func:`server_command`).
     """
@@ -63,7 +66,7 @@ def start_instance(
             **owner_labels(session),
         },
         command=command,
-        publish={engine.port: host},
+        publish={engine.port: publish},
     )
     try:
         docker.start(container)

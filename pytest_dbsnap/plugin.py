@@ -217,13 +217,18 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
         return
     reports = config.stash[WORKER_REPORTS]
     snapshot = runtime.snapshot
+    t = snapshot.timings
     if snapshot.built:
-        t = snapshot.timings
         how = (
             f"cache miss: built in {t.get('start', 0) + t.get('seed', 0) + t.get('commit', 0):.1f}s"
             f" (start {t.get('start', 0):.1f}s, seeding {t.get('seed', 0):.1f}s,"
             f" commit {t.get('commit', 0):.1f}s)"
         )
+        if snapshot.pushed_to:
+            how += f", pushed to {snapshot.pushed_to} in {t.get('push', 0):.1f}s"
+    elif snapshot.pulled_from:
+        pulled = f"pulled from {snapshot.pulled_from} in {t.get('pull', 0):.1f}s"
+        how = f"cache hit: {pulled}, nothing seeded"
     else:
         how = "cache hit: nothing seeded"
     terminalreporter.write_sep("-", "dbsnap")

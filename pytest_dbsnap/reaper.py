@@ -74,7 +74,7 @@ def is_alive(docker: Docker, session: str) -> bool:
     return session in live_sessions(docker)
 
 
-def reap(docker: Docker, project: str) -> list[str]:
+def reap(docker: Docker, project: str, *, dry_run: bool = False) -> list[str]:
     """Remove the containers of this project's dead sessions; their names."""
     alive = live_sessions(docker)
     removed = []
@@ -84,7 +84,21 @@ def reap(docker: Docker, project: str) -> list[str]:
         if kind == "kept" or (kind == "sentinel" and _sentinel_alive(container)):
             continue
         if session and session not in alive:
-            docker.remove_by_id(container.id)
+            if not dry_run:
+                docker.remove_by_id(container.id)
+            removed.append(container.name)
+    return removed
+
+
+def release_kept(docker: Docker, project: str, *, dry_run: bool = False) -> list[str]:
+    """Remove the containers ``keep`` left of this project, and its marks; their names."""
+    kept = {c.labels.get(SESSION, "") for c in docker.containers({PROJECT: project, KIND: "kept"})}
+    removed = []
+    for container in docker.containers({PROJECT: project, SESSION: None}):
+        session = container.labels.get(SESSION, "")
+        if session in kept and container.labels.get(KIND) != "sentinel":
+            if not dry_run:
+                docker.remove_by_id(container.id)
             removed.append(container.name)
     return removed
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .config import Settings
-from .docker import Docker
+from .docker import Docker, Progress
 from .engines.postgres import Database, PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import DbsnapError
@@ -51,6 +51,7 @@ class Runtime:
     owner: bool = True
     session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     log: Log = lambda _: None
+    progress: Progress = lambda _done, _total: None
     engine: PostgresEngine = field(default_factory=PostgresEngine)
     snapshot: Snapshot | None = None
     instance: Instance | None = None
@@ -89,6 +90,7 @@ class Runtime:
         take a container of ours for a dead session's.
         """
         if self.owner and self.sentinel is None:
+            self.settings.publish_address()  # a remote daemon without an address fails here
             docker = self.docker()
             image = docker.get_or_pull_image(self.settings.image)
             self.engine.check_image(image, self.settings.image)
@@ -110,6 +112,7 @@ class Runtime:
                     self.plan(),
                     session=self.session,
                     log=self.log,
+                    progress=self.progress,
                 )
             )
         return self.snapshot
@@ -285,6 +288,7 @@ class Runtime:
             session=self.session,
             role=role,
             host=self.settings.host,
+            publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
             command=self._command,

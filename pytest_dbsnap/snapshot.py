@@ -8,6 +8,7 @@ many processes, checkouts or machines ask at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -18,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .docker import LABEL_PREFIX, NameTaken
+from .docker import LABEL_PREFIX, NameTaken, Progress
 from .engines.postgres import Database, PostgresEngine, labels_of
-from .errors import LockTimeoutError, SeedError
+from .errors import LockTimeoutError, RegistryError, SeedError, SnapshotNotFound
 from .reaper import SESSION, is_alive
 from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, cache_key
+from .transfer import pull_snapshot, push_snapshot, remote_ref
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -45,6 +47,8 @@ class Snapshot:
     dbname: str
     password: str
     built: bool
+    pulled_from: str = ""
+    pushed_to: str = ""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, object]:
@@ -57,6 +61,8 @@ class Snapshot:
             "dbname": self.dbname,
             "password": self.password,
             "built": self.built,
+            "pulled_from": self.pulled_from,
+            "pushed_to": self.pushed_to,
             "timings": dict(self.timings),
         }
 
@@ -72,6 +78,8 @@ class Snapshot:
             dbname=str(data["dbname"]),
             password=str(data["password"]),
             built=bool(data["built"]),
+            pulled_from=str(data.get("pulled_from", "")),
+            pushed_to=str(data.get("pushed_to", "")),
             timings={str(k): float(v) for k, v in timings.items()},
         )
 
@@ -85,16 +93,17 @@ def owner_labels(session: str) -> dict[str, str]:
     }
 
 
-def ensure_snapshot(
-    docker: Docker,
-    engine: PostgresEngine,
-    settings: Settings,
-    plan: SeedPlan,
-    *,
-    session: str,
-    log: Log = lambda _: None,
-) -> Snapshot:
-    """Return the snapshot for ``plan``, building it when no image has its key."""
+@dataclass(frozen=True)
+class Target:
+    """The snapshot a configuration asks for: its key and local tag, over ``base``."""
+
+    key: str
+    tag: str
+    base: Image
+
+
+def identify(docker: Docker, engine: PostgresEngine, settings: Settings, plan: SeedPlan) -> Target:
+    """Compute the cache key of ``plan`` over the base image (pulled when missing)."""
     base = docker.get_or_pull_image(settings.image)
     engine.check_image(base, settings.image)
     key = cache_key(
@@ -104,17 +113,79 @@ def ensure_snapshot(
         dbname=settings.dbname,
         user=settings.user,
     )
-    tag = f"dbsnap/{settings.project}:{key[:12]}"
+    return Target(key=key, tag=f"dbsnap/{settings.project}:{key[:12]}", base=base)
+
+
+def ensure_snapshot(
+    docker: Docker,
+    engine: PostgresEngine,
+    settings: Settings,
+    plan: SeedPlan,
+    *,
+    session: str,
+    log: Log = lambda _: None,
+    progress: Progress = lambda _done, _total: None,
+) -> Snapshot:
+    """Return the snapshot for ``plan``: found here, pulled from the registry, or built.
+
+    A snapshot built here is pushed when ``settings.push`` asks for it.
+    """
+    target = identify(docker, engine, settings, plan)
     if not settings.rebuild:
-        found = _matching(docker, tag, key)
+        found = _matching(docker, target.tag, target.key)
         if found is not None:
-            return _existing(found, tag, key, settings)
+            return _existing(found, target, settings)
+        if settings.registry:
+            pulled = _pull(docker, settings, target, log, progress)
+            if pulled is not None:
+                return pulled
+    snapshot = _build_once(docker, engine, settings, plan, target, session, log)
+    if snapshot.built and settings.push and settings.registry:
+        image = docker.find_image(snapshot.image_id)
+        assert image is not None
+        log(f"pushing {snapshot.tag} to {settings.registry}")
+        with timed(snapshot.timings, "push"):
+            ref = push_snapshot(docker, image, settings.registry, target.key, progress)
+        snapshot = dataclasses.replace(snapshot, pushed_to=ref)
+    return snapshot
+
+
+def _pull(
+    docker: Docker, settings: Settings, target: Target, log: Log, progress: Progress
+) -> Snapshot | None:
+    """The snapshot from the registry, or ``None`` to build it (as configured)."""
+    ref = remote_ref(settings.registry, target.key)
+    log(f"pulling {ref}")
+    started = time.monotonic()
+    try:
+        image = pull_snapshot(docker, settings.registry, target.key, target.tag, progress)
+    except (SnapshotNotFound, RegistryError) as exc:
+        if settings.on_pull_failure == "fail":
+            raise type(exc)(f"{exc} (dbsnap_on_pull_failure=fail)") from None
+        log(f"{exc}; building it here instead (dbsnap_on_pull_failure=fail stops instead)")
+        return None
+    snapshot = _existing(image, target, settings, pulled_from=ref)
+    snapshot.timings["pull"] = time.monotonic() - started
+    return snapshot
+
+
+def _build_once(
+    docker: Docker,
+    engine: PostgresEngine,
+    settings: Settings,
+    plan: SeedPlan,
+    target: Target,
+    session: str,
+    log: Log,
+) -> Snapshot:
+    """Build the snapshot unless another process is building it; then wait for theirs."""
+    tag, key = target.tag, target.key
     lock_name = f"dbsnap-seed-{settings.project}-{key[:12]}"
     deadline = time.monotonic() + settings.lock_timeout
     waited = False
     while True:
         try:
-            return _build(docker, engine, settings, plan, base, tag, key, lock_name, session, log)
+            return _build(docker, engine, settings, plan, target, lock_name, session, log)
         except NameTaken:
             pass
         if not waited:
@@ -127,7 +198,7 @@ def ensure_snapshot(
             continue
         found = _matching(docker, tag, key)
         if found is not None:
-            return _existing(found, tag, key, settings)
+            return _existing(found, target, settings)
         if time.monotonic() > deadline:
             raise LockTimeoutError(
                 f"container {lock_name} has been building {tag} for longer than "
@@ -138,22 +209,32 @@ def ensure_snapshot(
 
 
 def _matching(docker: Docker, tag: str, key: str) -> Image | None:
+    """The snapshot of ``key``, tagged ``tag``.
+
+    One loaded or pulled under another project's name is found by its key label
+    and tagged ``tag`` too.
+    """
     image = docker.find_image(tag)
     if image is not None and labels_of(image).get(f"{LABEL_PREFIX}key") == key:
         return image
+    for other in docker.images({f"{LABEL_PREFIX}kind": "snapshot", f"{LABEL_PREFIX}key": key}):
+        if labels_of(other).get(f"{LABEL_PREFIX}format") == SNAPSHOT_FORMAT:
+            docker.tag(other, tag)
+            return other
     return None
 
 
-def _existing(image: Image, tag: str, key: str, settings: Settings) -> Snapshot:
+def _existing(image: Image, target: Target, settings: Settings, pulled_from: str = "") -> Snapshot:
     labels = labels_of(image)
     return Snapshot(
-        tag=tag,
-        key=key,
+        tag=target.tag,
+        key=target.key,
         image_id=str(image.id),
         user=labels.get(f"{LABEL_PREFIX}user", settings.user),
         dbname=labels.get(f"{LABEL_PREFIX}dbname", settings.dbname),
         password=labels.get(f"{LABEL_PREFIX}password", ""),
         built=False,
+        pulled_from=pulled_from,
     )
 
 
@@ -162,13 +243,12 @@ def _build(
     engine: PostgresEngine,
     settings: Settings,
     plan: SeedPlan,
-    base: Image,
-    tag: str,
-    key: str,
+    target: Target,
     lock_name: str,
     session: str,
     log: Log,
 ) -> Snapshot:
+    tag, key, base = target.tag, target.key, target.base
     password = secrets.token_urlsafe(18)
     environment, entrypoint, command = engine.seeding_container(
         base, user=settings.user, dbname=settings.dbname, password=password
@@ -186,7 +266,7 @@ def _build(
         environment=environment,
         entrypoint=entrypoint,
         command=command,
-        publish={engine.port: settings.host},
+        publish={engine.port: settings.publish_address()},
     )
     timings: dict[str, float] = {}
     try:
@@ -210,7 +290,7 @@ def _build(
             repository, _, version = tag.partition(":")
             previous = docker.find_image(tag)
             image = docker.commit(container, repository=repository, tag=version, conf=config)
-        if previous is not None and previous.id != image.id:
+        if settings.rebuild and previous is not None and previous.id != image.id:
             # The tag moved (a forced rebuild); the old image is garbage now.
             with contextlib.suppress(Exception):
                 docker.remove_image(str(previous.id))

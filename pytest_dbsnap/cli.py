@@ -1,0 +1,523 @@
+"""The ``dbsnap`` command: build, list, prune and move snapshots outside a test run.
+
+It reads the configuration the way a test run does, by running pytest itself
+with collection replaced by the command: the same ini file, environment
+variables, flags, ``conftest.py`` seed hooks and plugins, hence the same cache
+key as ``pytest``.
+
+Exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 no such
+snapshot (not on this Docker host, or not in the registry), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import pytest
+
+from .docker import LABEL_PREFIX
+from .engines.postgres import labels_of
+from .errors import ConfigError, DbsnapError, SnapshotNotFound
+from .plugin import RUNTIME
+from .reaper import reap, release_kept
+from .snapshot import identify
+from .transfer import load_snapshots, pull_snapshot, push_snapshot, save_snapshot
+
+if TYPE_CHECKING:
+    from docker.models.images import Image
+
+    from .runtime import Runtime
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+EXIT_INTERRUPTED = 130
+
+KEY = f"{LABEL_PREFIX}key"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``dbsnap``; returns the exit status."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in given:
+        split = given.index("--")
+        given, pytest_args = given[:split], given[split + 1 :]
+    args = _parser().parse_args(given)
+    out = Output(json_mode=args.json)
+    if args.directory:
+        try:
+            os.chdir(args.directory)
+        except OSError as exc:
+            return out.fail(EXIT_USAGE, f"cannot change to {args.directory}: {exc.strerror}")
+    command = Command(args, out)
+    # No terminal reporter (our output is our own), no test run, no xdist workers.
+    quiet = ["-p", "no:terminal", "-p", "no:cacheprovider"]
+    if importlib.util.find_spec("xdist") is not None:
+        quiet += ["-n", "0"]
+    status = pytest.main([*quiet, *pytest_args], plugins=[command])
+    if command.status is not None:
+        return command.status
+    if status == pytest.ExitCode.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    # pytest has printed why (a usage error: a bad setting, an unknown flag).
+    return EXIT_USAGE if status == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbsnap",
+        usage="dbsnap [-C DIR] [--json] COMMAND ... [-- PYTEST_ARGS]",
+        description="Build, list, prune and share pytest-dbsnap snapshots. Reads the same "
+        "configuration as pytest (ini file, DBSNAP_* variables); arguments after -- go to pytest.",
+        epilog="exit status: 0 done, 1 failed, 2 bad usage or configuration, "
+        "3 no such snapshot, 130 interrupted",
+    )
+    parser.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    # --json is accepted after the command too; SUPPRESS keeps a later default from hiding it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document on stdout",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build", parents=[common], help="seed and commit the snapshot; print its tag"
+    )
+    build.add_argument("--rebuild", action="store_true", help="build even when one exists")
+    build.add_argument("--push", action="store_true", help="push it to dbsnap_registry")
+
+    ls = commands.add_parser(
+        "ls", parents=[common], help="list snapshots; * marks the current configuration's"
+    )
+    ls.add_argument("--all", action="store_true", help="every project's, not only this one's")
+
+    prune = commands.add_parser(
+        "prune", parents=[common], help="remove old snapshots and what dead sessions left behind"
+    )
+    prune.add_argument(
+        "--keep", type=int, default=0, metavar="N", help="also keep the N newest other snapshots"
+    )
+    prune.add_argument(
+        "--older-than",
+        type=_age,
+        metavar="AGE",
+        help="remove only snapshots older than AGE (30m, 12h, 7d)",
+    )
+    prune.add_argument(
+        "--kept", action="store_true", help="also remove containers left by dbsnap_keep"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only say what would go")
+
+    push = commands.add_parser("push", parents=[common], help="push a snapshot to dbsnap_registry")
+    push.add_argument("ref", nargs="?", help="tag or key prefix (default: the current one)")
+
+    pull = commands.add_parser(
+        "pull", parents=[common], help="pull the current snapshot from dbsnap_registry"
+    )
+    pull.add_argument("key", nargs="?", help="key (12 hex or more) instead of the current one")
+
+    save = commands.add_parser(
+        "save", parents=[common], help="write a snapshot to a tar file (.tar.gz: gzipped)"
+    )
+    save.add_argument("file", type=Path)
+    save.add_argument("ref", nargs="?", help="tag or key prefix (default: the current one)")
+
+    load = commands.add_parser(
+        "load", parents=[common], help="load snapshots from a file written by save"
+    )
+    load.add_argument("file", type=Path)
+    return parser
+
+
+def _age(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age: write 30m, 12h or 7d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match[2]]
+    return float(match[1]) * unit
+
+
+class Output:
+    """Results on stdout (text or one JSON document); notes and progress on stderr."""
+
+    def __init__(self, json_mode: bool, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr):
+        self.json_mode = json_mode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.meter = Meter(stderr)
+
+    def note(self, line: str) -> None:
+        self.meter.finish()
+        print(f"dbsnap: {line}", file=self.stderr, flush=True)
+
+    def result(self, text: str, data: dict[str, Any]) -> None:
+        self.meter.finish()
+        if self.json_mode:
+            print(json.dumps(data, indent=2, sort_keys=True), file=self.stdout)
+        elif text:
+            print(text, file=self.stdout)
+
+    def fail(self, status: int, message: str) -> int:
+        self.meter.finish()
+        print(f"dbsnap: error: {message}", file=self.stderr, flush=True)
+        if self.json_mode:
+            print(json.dumps({"error": message, "exit_status": status}), file=self.stdout)
+        return status
+
+
+class Meter:
+    """Bytes moved so far: one line redrawn on a terminal, a line per quarter in a log."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.drawn = False
+        self.last_draw = 0.0
+        self.quarter = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        share = min(done / total, 1.0) if total else 0.0
+        text = f"  {_size(done)} of {_size(total)} ({share:.0%})" if total else f"  {_size(done)}"
+        if self.tty:
+            now = time.monotonic()
+            if now - self.last_draw >= 0.1 or share >= 1.0:
+                self.stream.write(f"\r{text}\x1b[K")
+                self.stream.flush()
+                self.drawn, self.last_draw = True, now
+        elif total and int(share * 4) > self.quarter:
+            self.quarter = int(share * 4)
+            print(text, file=self.stream, flush=True)
+
+    def finish(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+        self.drawn, self.quarter = False, -1
+
+
+class Command:
+    """A pytest plugin that runs one ``dbsnap`` command in place of collecting tests."""
+
+    def __init__(self, args: argparse.Namespace, out: Output) -> None:
+        self.args = args
+        self.out = out
+        self.status: int | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> bool:
+        runtime = session.config.stash.get(RUNTIME, None)
+        if runtime is None:
+            self.status = self.out.fail(
+                EXIT_USAGE, "pytest-dbsnap is disabled here (dbsnap_disable); unset it first"
+            )
+            return True
+        runtime.log = self.out.note
+        runtime.progress = self.out.meter
+        handler: Callable[[Runtime, argparse.Namespace, Output], None] = HANDLERS[self.args.command]
+        try:
+            handler(runtime, self.args, self.out)
+            self.status = EXIT_OK
+        except SnapshotNotFound as exc:
+            self.status = self.out.fail(EXIT_NOT_FOUND, str(exc))
+        except ConfigError as exc:
+            self.status = self.out.fail(EXIT_USAGE, str(exc))
+        except DbsnapError as exc:
+            self.status = self.out.fail(EXIT_FAILED, str(exc))
+        return True
+
+
+# Commands ---------------------------------------------------------------------
+
+
+def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    settings = runtime.settings
+    want_push = args.push or settings.push
+    if want_push:
+        _registry(runtime)
+    runtime.settings = settings.replace(rebuild=settings.rebuild or args.rebuild, push=False)
+    snapshot = runtime.ensure_snapshot()
+    pushed = ""
+    if want_push and not snapshot.pulled_from:
+        image = _image(runtime, snapshot.image_id)
+        out.note(f"pushing {snapshot.tag} to {settings.registry}")
+        pushed = push_snapshot(runtime.docker(), image, settings.registry, snapshot.key, out.meter)
+    if snapshot.built:
+        t = snapshot.timings
+        out.note(
+            f"built {snapshot.tag} in {sum(t.get(k, 0) for k in ('start', 'seed', 'commit')):.1f}s"
+        )
+    elif snapshot.pulled_from:
+        out.note(f"pulled {snapshot.pulled_from}; nothing seeded")
+    else:
+        out.note(f"{snapshot.tag} exists; nothing seeded")
+    out.result(
+        snapshot.tag,
+        {
+            "tag": snapshot.tag,
+            "key": snapshot.key,
+            "image_id": snapshot.image_id,
+            "built": snapshot.built,
+            "pulled_from": snapshot.pulled_from or None,
+            "pushed_to": pushed or None,
+            "timings": snapshot.timings,
+        },
+    )
+
+
+def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    docker = runtime.docker()
+    current = ""
+    if docker.find_image(runtime.settings.image) is not None:
+        current = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
+    else:
+        out.note(f"base image {runtime.settings.image} is not here: no snapshot is marked current")
+    rows = [row.as_dict(current) for row in _snapshots(runtime, every_project=args.all)]
+    lines = [f"  {'TAG':<40} {'KEY':<12} {'LAYER':>9} {'SIZE':>9} {'AGE':>5}  INPUTS"]
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        layer = _size(row["layer_bytes"]) if row["layer_bytes"] is not None else "?"
+        lines.append(
+            f"{mark} {row['tag']:<40} {row['key'][:12]:<12} {layer:>9} "
+            f"{_size(row['size_bytes']):>9} {_duration(row['age_seconds']):>5}  {row['inputs']}"
+        )
+    out.result("\n".join(lines), {"current_key": current or None, "snapshots": rows})
+
+
+def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    docker = runtime.docker()
+    settings = runtime.settings
+    current = identify(docker, runtime.engine, settings, runtime.plan()).key
+    others = [s for s in _snapshots(runtime, every_project=False) if s.key != current]
+    removed: list[str] = []
+    in_use: list[str] = []
+    for rank, snap in enumerate(others):
+        young = args.older_than is not None and snap.age < args.older_than
+        if rank < args.keep or young:
+            continue
+        if args.dry_run or docker.remove_unused_image(snap.image):
+            removed.append(snap.tag)
+        else:
+            in_use.append(snap.tag)
+    leaked = reap(docker, settings.project, dry_run=args.dry_run)
+    kept = release_kept(docker, settings.project, dry_run=args.dry_run) if args.kept else []
+    verb = "would remove" if args.dry_run else "removed"
+    lines = [f"{verb} snapshot {tag}" for tag in removed]
+    lines += [f"kept snapshot {tag}: a container uses it" for tag in in_use]
+    lines += [f"{verb} container {name} of a dead session" for name in leaked]
+    lines += [f"{verb} container {name} left by dbsnap_keep" for name in kept]
+    lines.append(
+        f"{verb} {len(removed)} snapshot(s), {len(leaked) + len(kept)} container(s); "
+        f"kept the current snapshot ({current[:12]}) and {len(others) - len(removed)} other(s)"
+    )
+    out.result(
+        "\n".join(lines),
+        {
+            "dry_run": args.dry_run,
+            "current_key": current,
+            "removed_snapshots": removed,
+            "in_use_snapshots": in_use,
+            "removed_containers": leaked + kept,
+        },
+    )
+
+
+def push(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    registry = _registry(runtime)
+    snap = _resolve(runtime, args.ref)
+    out.note(f"pushing {snap.tag} to {registry}")
+    ref = push_snapshot(runtime.docker(), snap.image, registry, snap.key, out.meter)
+    out.note(f"pushed {ref}")
+    out.result(ref, {"tag": snap.tag, "key": snap.key, "pushed_to": ref})
+
+
+def pull(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    registry = _registry(runtime)
+    docker = runtime.docker()
+    if args.key:
+        key = args.key.lower()
+        if not re.fullmatch(r"[0-9a-f]{12,64}", key):
+            raise ConfigError(f"{args.key!r} is not a key: give 12 to 64 hex digits")
+    else:
+        key = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
+    tag = f"dbsnap/{runtime.settings.project}:{key[:12]}"
+    out.note(f"pulling {registry}:{key[:12]}")
+    started = time.monotonic()
+    image = pull_snapshot(docker, registry, key, tag, out.meter)
+    out.note(f"pulled {tag} in {time.monotonic() - started:.1f}s")
+    out.result(tag, {"tag": tag, "key": labels_of(image).get(KEY, key), "image_id": image.id})
+
+
+def save(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    snap = _resolve(runtime, args.ref)
+    path: Path = args.file
+    out.note(f"saving {snap.tag} to {path}")
+    save_snapshot(runtime.docker(), snap.image, snap.tag, path, out.meter)
+    size = path.stat().st_size
+    out.note(f"wrote {_size(size)}")
+    out.result(str(path), {"tag": snap.tag, "key": snap.key, "file": str(path), "bytes": size})
+
+
+def load(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+    out.note(f"loading {args.file}")
+    images = load_snapshots(runtime.docker(), args.file, out.meter)
+    found = [
+        {"tags": list(image.tags), "key": labels_of(image).get(KEY, ""), "image_id": image.id}
+        for image in images
+    ]
+    out.result("\n".join(tag for image in images for tag in image.tags), {"snapshots": found})
+
+
+HANDLERS: dict[str, Callable[[Runtime, argparse.Namespace, Output], None]] = {
+    "build": build,
+    "ls": ls,
+    "prune": prune,
+    "push": push,
+    "pull": pull,
+    "save": save,
+    "load": load,
+}
+
+
+# Helpers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A snapshot image on this Docker host, as ``ls`` and ``prune`` see it."""
+
+    image: Image
+    tag: str
+    key: str
+    age: float
+    layer_bytes: int | None
+
+    def as_dict(self, current: str) -> dict[str, Any]:
+        labels = labels_of(self.image)
+        return {
+            "tag": self.tag,
+            "tags": list(self.image.tags),
+            "key": self.key,
+            "image_id": self.image.id,
+            "project": labels.get(f"{LABEL_PREFIX}project", ""),
+            "size_bytes": int(self.image.attrs.get("Size") or 0),
+            "layer_bytes": self.layer_bytes,
+            "created": labels.get(f"{LABEL_PREFIX}created", ""),
+            "age_seconds": round(self.age),
+            "inputs": labels.get(f"{LABEL_PREFIX}inputs", ""),
+            "base": labels.get(f"{LABEL_PREFIX}base", ""),
+            "current": bool(current) and self.key == current,
+        }
+
+
+def _snapshots(runtime: Runtime, *, every_project: bool) -> list[Listed]:
+    """This project's snapshots (or every one), newest first."""
+    docker = runtime.docker()
+    project = runtime.settings.project
+    mine = f"dbsnap/{project}:"
+    listed = []
+    for image in docker.images({f"{LABEL_PREFIX}kind": "snapshot"}):
+        labels = labels_of(image)
+        tags = list(image.tags)
+        ours = [t for t in tags if t.startswith(mine)]
+        if not tags and labels.get(f"{LABEL_PREFIX}project") == project:
+            ours = ["<untagged>"]
+        if not every_project and not ours:
+            continue
+        base_id = labels.get(f"{LABEL_PREFIX}base", "").rpartition("@")[2]
+        base = docker.find_image(base_id) if base_id else None
+        size = int(image.attrs.get("Size") or 0)
+        listed.append(
+            Listed(
+                image=image,
+                tag=(ours or tags or ["<untagged>"])[0],
+                key=labels.get(KEY, ""),
+                age=time.time() - _created(image),
+                layer_bytes=size - int(base.attrs.get("Size") or 0) if base else None,
+            )
+        )
+    return sorted(listed, key=lambda s: s.age)
+
+
+def _created(image: Image) -> float:
+    text = labels_of(image).get(f"{LABEL_PREFIX}created") or str(image.attrs.get("Created", ""))
+    try:
+        return (
+            datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+            .replace(tzinfo=timezone.utc)
+            .timestamp()
+        )
+    except ValueError:
+        return time.time()
+
+
+def _resolve(runtime: Runtime, ref: str | None) -> Listed:
+    """The snapshot named by a tag or key prefix, or the current configuration's."""
+    snapshots = _snapshots(runtime, every_project=True)
+    if ref is None:
+        docker = runtime.docker()
+        key = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
+        found = [s for s in snapshots if s.key == key]
+        if not found:
+            raise SnapshotNotFound(
+                f"no snapshot of the current configuration (key {key[:12]}) on this Docker host; "
+                "run `dbsnap build` (or `dbsnap pull`) first"
+            )
+        return found[0]
+    found = [
+        s for s in snapshots if ref in s.image.tags or (len(ref) >= 4 and s.key.startswith(ref))
+    ]
+    if len({s.key for s in found}) > 1:
+        raise ConfigError(f"{ref!r} names {len(found)} snapshots; give more of the key or the tag")
+    if not found:
+        raise SnapshotNotFound(
+            f"no snapshot tagged {ref!r} or with a key starting so; see `dbsnap ls --all`"
+        )
+    return found[0]
+
+
+def _registry(runtime: Runtime) -> str:
+    if not runtime.settings.registry:
+        raise ConfigError(
+            "no registry configured: set dbsnap_registry (ini), DBSNAP_REGISTRY or "
+            "--dbsnap-registry to a repository such as registry.example.com/team/app-db"
+        )
+    return runtime.settings.registry
+
+
+def _image(runtime: Runtime, image_id: str) -> Image:
+    image = runtime.docker().find_image(image_id)
+    if image is None:
+        raise SnapshotNotFound(f"snapshot image {image_id[:19]} vanished; run `dbsnap build` again")
+    return image
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
