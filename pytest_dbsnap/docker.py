@@ -135,9 +135,10 @@ class Docker:
     def pull(self, ref: str, progress: Progress) -> Image:
         """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
         repository, _, tag = ref.rpartition(":")
+        api = self.client.api
         self._stream(
             f"pulling {ref}",
-            self.client.api.pull(repository, tag, stream=True, decode=True),
+            lambda: api.pull(repository, tag, stream=True, decode=True),
             progress,
         )
         image = self.find_image(ref)
@@ -148,16 +149,18 @@ class Docker:
     def push(self, ref: str, progress: Progress) -> str:
         """Push ``ref`` (repository:tag); returns the digest the registry gave it."""
         repository, _, tag = ref.rpartition(":")
-        events = self.client.api.push(repository, tag, stream=True, decode=True)
-        return self._stream(f"pushing {ref}", events, progress)
+        api = self.client.api
+        return self._stream(
+            f"pushing {ref}", lambda: api.push(repository, tag, stream=True, decode=True), progress
+        )
 
-    def _stream(self, what: str, events: Any, progress: Progress) -> str:
+    def _stream(self, what: str, request: Callable[[], Any], progress: Progress) -> str:
         """Follow a pull or push stream, reporting bytes moved; the last digest seen."""
         done: dict[str, int] = {}
         total: dict[str, int] = {}
         digest = ""
         try:
-            for event in events:
+            for event in request():
                 if "error" in event:
                     raise _transfer_error(what, str(event["error"]))
                 detail = event.get("progressDetail") or {}

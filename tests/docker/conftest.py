@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from . import services
 from .project import Project
 
 
@@ -92,3 +93,17 @@ def project(
             docker_client.volumes.get(volume).remove(force=True)
     assert not leaked, f"containers left behind: {leaked}"
     assert not new_volumes, f"volumes left behind: {sorted(new_volumes)}"
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry on 127.0.0.1, empty at the start of the session: ``host:port``."""
+    with services.registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def other_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Daemon]:
+    """A second Docker daemon with nothing on it, on a socket and on tcp://127.0.0.2."""
+    with services.second_daemon(tmp_path_factory.mktemp("dockerd")) as daemon:
+        yield daemon

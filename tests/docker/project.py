@@ -49,6 +49,11 @@ class Project:
     def run(self, *args: str, timeout: float = 300) -> pytest.RunResult:
         return self.pytester.runpytest_subprocess(*args, timeout=timeout)
 
+    def dbsnap(self, *args: str, timeout: float = 300) -> pytest.RunResult:
+        """Run the ``dbsnap`` console script in the project folder."""
+        script = Path(sys.executable).parent / "dbsnap"
+        return self.pytester.run(str(script), *args, timeout=timeout)
+
     def popen(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "pytest", *args],

@@ -1,0 +1,208 @@
+"""The ``dbsnap`` command, every subcommand run for real."""
+
+from __future__ import annotations
+
+import json
+
+import docker
+import pytest
+
+from .project import Project
+from .services import Daemon
+from .test_snapshot import seeded_project
+
+NOT_FOUND = 3
+
+
+def as_json(result: pytest.RunResult) -> dict[str, object]:
+    data = json.loads(result.stdout.str())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_build_then_pytest_seeds_nothing_and_ls_marks_the_current_snapshot(
+    project: Project,
+) -> None:
+    seeded_project(project)
+    built = project.dbsnap("build")
+    assert built.ret == 0, built.stderr.str()
+    [tag] = built.stdout.lines
+    assert tag.startswith(f"dbsnap/{project.name}:")
+    built.stderr.fnmatch_lines([f"dbsnap: seeding {tag} (*", f"dbsnap: built {tag} in *s"])
+    assert project.seed_runs() == 1
+
+    tests = project.run("-n", "2")
+    tests.assert_outcomes(passed=1)
+    tests.stdout.fnmatch_lines([f"snapshot {tag} (cache hit: nothing seeded)"])
+
+    again = project.dbsnap("build", "--json")
+    assert again.ret == 0
+    data = as_json(again)
+    assert data["tag"] == tag
+    assert data["built"] is False
+    assert len(str(data["key"])) == 64
+    assert "password" not in again.stdout.str()
+    assert project.seed_runs() == 1
+
+    project.write("db/02_more.sql", "INSERT INTO item VALUES (1000, 'x');")
+    assert project.dbsnap("build").ret == 0
+    listing = project.dbsnap("ls")
+    assert listing.ret == 0
+    current, older = listing.stdout.lines[1:]
+    assert current.startswith("* dbsnap/")
+    assert older.startswith(f"  {tag} ")
+    assert "sql: db/01_schema.sql, db/02_more.sql; command: echo run" in current
+    rows = as_json(project.dbsnap("ls", "--json"))["snapshots"]
+    assert isinstance(rows, list)
+    assert [r["current"] for r in rows] == [True, False]
+    assert all(0 < r["layer_bytes"] < r["size_bytes"] for r in rows)
+
+
+def test_prune_keeps_the_current_snapshot_and_removes_what_dead_sessions_left(
+    project: Project, docker_client: docker.DockerClient, base_image: str
+) -> None:
+    seeded_project(project)
+    tags = []
+    for n in range(3):
+        project.write("db/02_more.sql", f"INSERT INTO item VALUES ({1000 + n}, 'x');")
+        result = project.dbsnap("build")
+        assert result.ret == 0, result.stderr.str()
+        tags.append(result.stdout.lines[0])
+    # A container of a session that died without a trace, and one of another project.
+    dead = docker_client.containers.create(
+        base_image,
+        ["true"],
+        labels={"dbsnap.project": project.name, "dbsnap.session": "deadbeef0000"},
+    )
+    other = docker_client.containers.create(
+        base_image, ["true"], labels={"dbsnap.project": "someone-else", "dbsnap.session": "x"}
+    )
+    try:
+        dry = project.dbsnap("prune", "--keep", "1", "--dry-run")
+        assert dry.ret == 0
+        dry.stdout.fnmatch_lines(
+            [
+                f"would remove snapshot {tags[0]}",
+                f"would remove container {dead.name} of a dead session",
+                "would remove 1 snapshot(s), 1 container(s); kept the current snapshot *"
+                " and 1 other(s)",
+            ]
+        )
+        assert len(project.images()) == 3
+
+        young = as_json(project.dbsnap("prune", "--older-than", "1h", "--json"))
+        assert young["removed_snapshots"] == []
+        assert young["removed_containers"] == [dead.name]
+
+        pruned = project.dbsnap("prune", "--json")
+        assert pruned.ret == 0
+        data = as_json(pruned)
+        assert sorted(data["removed_snapshots"]) == sorted(tags[:2])  # type: ignore[arg-type]
+        assert data["removed_containers"] == []
+        assert [image.tags for image in project.images()] == [[tags[2]]]
+        other.reload()  # another project's container is not ours to touch
+    finally:
+        other.remove(force=True, v=True)
+
+
+def test_prune_kept_removes_what_keep_left(project: Project) -> None:
+    seeded_project(project)
+    assert project.run("--dbsnap-keep").ret == 0
+    assert len(project.containers()) == 2  # the worker container and the keep mark
+
+    assert project.dbsnap("prune").ret == 0
+    assert len(project.containers()) == 2  # kept on purpose: not a leak
+
+    result = project.dbsnap("prune", "--kept")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["removed container dbsnap-* left by dbsnap_keep"])
+    assert project.containers() == []
+
+
+def test_push_and_pull_by_key(project: Project, registry: str) -> None:
+    repository = f"{registry}/{project.name}/cli"
+    seeded_project(project, registry=repository)
+
+    missing = project.dbsnap("pull")
+    assert missing.ret == NOT_FOUND
+    missing.stderr.fnmatch_lines(["dbsnap: error: pulling *: the registry has no such image*"])
+    assert missing.stderr.lines[-1].startswith("dbsnap: error:")
+
+    assert project.dbsnap("push").ret == NOT_FOUND  # nothing built yet
+    built = project.dbsnap("build", "--push", "--json")
+    assert built.ret == 0, built.stderr.str()
+    data = as_json(built)
+    key = str(data["key"])
+    assert data["pushed_to"] == f"{repository}:{key[:12]}"
+    for image in project.images():
+        project.client.images.remove(image.id, force=True)
+
+    pulled = project.dbsnap("pull")
+    assert pulled.ret == 0, pulled.stderr.str()
+    assert pulled.stdout.lines == [f"dbsnap/{project.name}:{key[:12]}"]
+    tests = project.run()
+    tests.assert_outcomes(passed=1)
+    tests.stdout.fnmatch_lines(["snapshot * (cache hit: nothing seeded)"])
+    assert project.seed_runs() == 1
+
+    pushed = project.dbsnap("push", key[:8])
+    assert pushed.ret == 0
+    assert pushed.stdout.lines == [f"{repository}:{key[:12]}"]
+
+
+def test_save_then_load_on_an_empty_daemon_gives_a_working_snapshot(
+    project: Project,
+    other_daemon: Daemon,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    seeded_project(project)
+    archive = tmp_path_factory.mktemp("archive") / "snapshot.tar.gz"
+    saved = project.dbsnap("save", str(archive))
+    assert saved.ret == NOT_FOUND  # not built yet
+    built = project.dbsnap("build")
+    assert built.ret == 0
+    saved = project.dbsnap("save", str(archive))
+    assert saved.ret == 0, saved.stderr.str()
+    assert archive.is_file()
+    assert not list(archive.parent.glob(".*part"))
+
+    monkeypatch.setenv("DOCKER_HOST", other_daemon.unix)
+    empty = other_daemon.client()
+    assert empty.images.list() == []
+    loaded = project.dbsnap("load", str(archive))
+    assert loaded.ret == 0, loaded.stderr.str()
+    assert loaded.stdout.lines == built.stdout.lines  # the snapshot's tag
+    tests = project.run("-n", "2")
+    tests.assert_outcomes(passed=1)
+    tests.stdout.fnmatch_lines(["snapshot * (cache hit: nothing seeded)"])
+    assert project.seed_runs() == 1
+    assert [c.name for c in empty.containers.list(all=True)] == []
+    for image in empty.images.list():
+        empty.images.remove(image.id, force=True)
+
+
+def test_exit_statuses_and_one_line_errors(project: Project) -> None:
+    project.write("db/01_schema.sql", "CREATE TABLE item (id int PRIMARY KEY);\nSELECT 1/0;\n")
+    project.ini(seed="db/*.sql")
+
+    failed = project.dbsnap("build")
+    assert failed.ret == 1
+    [error] = failed.stderr.lines[-1:]
+    assert error.startswith("dbsnap: error: db/01_schema.sql:2: division by zero")
+    assert not project.images()
+
+    no_registry = project.dbsnap("push", "--json")
+    assert no_registry.ret == 2
+    assert as_json(no_registry)["exit_status"] == 2
+    no_registry.stderr.fnmatch_lines(
+        ["dbsnap: error: no registry configured: set dbsnap_registry*"]
+    )
+
+    bad_setting = project.dbsnap("ls", "--", "--dbsnap-pool-size=0")
+    assert bad_setting.ret == 2
+    bad_setting.stderr.fnmatch_lines(["ERROR: --dbsnap-pool-size='0' is not a count*"])
+
+    usage = project.dbsnap("prune", "--older-than", "soon")
+    assert usage.ret == 2
+    usage.stderr.fnmatch_lines(["*'soon' is not an age: write 30m, 12h or 7d"])
