@@ -32,7 +32,7 @@ from .errors import ConfigError, DbsnapError, SnapshotNotFound
 from .plugin import RUNTIME
 from .reaper import reap, release_kept
 from .snapshot import identify
-from .transfer import load_snapshots, pull_snapshot, push_snapshot, save_snapshot
+from .transfer import load_snapshots, pull_snapshot, push_snapshot, remote_ref, save_snapshot
 
 if TYPE_CHECKING:
     from docker.models.images import Image
@@ -250,7 +250,22 @@ def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     want_push = args.push or settings.push
     if want_push:
         _registry(runtime)
-    runtime.settings = settings.replace(rebuild=settings.rebuild or args.rebuild, push=False)
+    runtime.settings = settings = settings.replace(
+        rebuild=settings.rebuild or args.rebuild, push=False
+    )
+    if want_push and not settings.rebuild:
+        # A pipeline's first stage: when the registry has the snapshot already,
+        # neither build nor pull it here.
+        target = identify(runtime.docker(), runtime.engine, settings, runtime.plan())
+        ref = remote_ref(settings.registry, target.key)
+        here = any(s.key == target.key for s in _snapshots(runtime, every_project=True))
+        if not here and runtime.docker().in_registry(ref):
+            out.note(f"{ref} is in the registry already; nothing built, pulled or pushed")
+            out.result(
+                target.tag,
+                {"tag": target.tag, "key": target.key, "built": False, "in_registry": ref},
+            )
+            return
     snapshot = runtime.ensure_snapshot()
     pushed = ""
     if want_push and not snapshot.pulled_from:

@@ -146,6 +146,17 @@ class Docker:
             raise RegistryError(f"pulling {ref} reported success but no such image is here")
         return image
 
+    def in_registry(self, ref: str) -> bool:
+        """Whether the registry has ``ref``, asked without pulling it."""
+        try:
+            self.client.images.get_registry_data(ref)
+        except docker.errors.APIError as exc:
+            error = _transfer_error(f"looking {ref} up", _reason(exc), exc.status_code)
+            if isinstance(error, SnapshotNotFound):
+                return False
+            raise error from None
+        return True
+
     def push(self, ref: str, progress: Progress) -> str:
         """Push ``ref`` (repository:tag); returns the digest the registry gave it."""
         repository, _, tag = ref.rpartition(":")

@@ -149,6 +149,17 @@ def test_push_and_pull_by_key(project: Project, registry: str) -> None:
     assert pushed.ret == 0
     assert pushed.stdout.lines == [f"{repository}:{key[:12]}"]
 
+    # The pipeline's first stage again, on a fresh machine: the registry has it.
+    for image in project.images():
+        project.client.images.remove(image.id, force=True)
+    rerun = project.dbsnap("build", "--push")
+    assert rerun.ret == 0
+    rerun.stderr.fnmatch_lines(
+        ["dbsnap: * is in the registry already; nothing built, pulled or pushed"]
+    )
+    assert not project.images()
+    assert project.seed_runs() == 1
+
 
 def test_save_then_load_on_an_empty_daemon_gives_a_working_snapshot(
     project: Project,

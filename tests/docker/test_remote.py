@@ -1,0 +1,59 @@
+"""A daemon on another address (``DOCKER_HOST=tcp://...``): publish and connect where it is.
+
+The second daemon listens on tcp://127.0.0.2, an address of this machine that
+is not the plugin's default 127.0.0.1, so a test can only pass if the plugin
+publishes and connects where it is told.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .project import Project
+from .services import Daemon
+from .test_snapshot import seeded_project
+
+WHERE = """
+    import pytest
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_database_is_on_the_remote_address(dbsnap_db, dbsnap_conn, n):
+        assert dbsnap_db.host == "127.0.0.2"
+        assert dbsnap_conn.execute("SELECT count(*) FROM item").fetchone()[0] == 500
+"""
+
+
+@pytest.fixture
+def remote(
+    other_daemon: Daemon, pg18_image: str, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> Daemon:
+    client = other_daemon.client()
+    if not client.images.list(name=pg18_image):
+        # By name: the archive then carries that tag, whatever other tags the image has.
+        client.images.load(project.client.api.get_image(pg18_image))
+    monkeypatch.setenv("DOCKER_HOST", other_daemon.tcp)
+    monkeypatch.setenv("DBSNAP_IMAGE", pg18_image)
+    return other_daemon
+
+
+def test_a_remote_daemon_needs_a_publish_address_and_then_works(
+    project: Project, remote: Daemon
+) -> None:
+    seeded_project(project)
+    project.write("test_where.py", WHERE)
+    client = remote.client()
+
+    refused = project.run("-n", "2")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(
+        [f"ERROR: DOCKER_HOST={remote.tcp} is another machine, where ports published on "
+         "127.0.0.1 cannot be reached from here; set DBSNAP_PUBLISH*"]
+    )  # fmt: skip
+    assert client.containers.list(all=True) == []
+
+    result = project.run("-n", "2", "--dbsnap-publish=127.0.0.2")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["snapshot * (cache miss: built in *", "2 database container(s)*"])
+    assert client.containers.list(all=True) == []
+    for image in client.images.list(filters={"label": "dbsnap.kind=snapshot"}):
+        client.images.remove(image.id, force=True)
