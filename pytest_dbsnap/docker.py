@@ -61,6 +61,7 @@ class Docker:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        self._volumes: dict[str, dict[str, str]] = {}
 
     @classmethod
     def connect(cls) -> Docker:
@@ -263,6 +264,7 @@ class Docker:
             return self.client.containers.create(
                 image,
                 name=name,
+                tmpfs=self._volumes_in_memory(image),
                 labels=dict(labels),
                 environment=dict(environment or {}),
                 command=list(command) if command is not None else None,
@@ -274,6 +276,20 @@ class Docker:
             if exc.status_code == 409:
                 raise NameTaken(name) from None
             raise ContainerError(f"cannot create container {name!r}: {_reason(exc)}") from None
+
+    def _volumes_in_memory(self, image: str) -> dict[str, str]:
+        """A tmpfs over every ``VOLUME`` of ``image``, so no anonymous volume is made.
+
+        Our containers keep nothing in them (PGDATA lives outside), and a
+        volume is the one thing a daemon can leave behind on its own: one that
+        restarts removes its auto-remove containers but not their volumes.
+        """
+        volumes = self._volumes.get(image)
+        if volumes is None:
+            found = self.find_image(image)
+            declared = (found.attrs.get("Config") or {}).get("Volumes") if found else None
+            volumes = self._volumes[image] = dict.fromkeys(declared or {}, "")
+        return volumes
 
     def start(self, container: Container) -> None:
         try:
@@ -375,7 +391,7 @@ class Docker:
             "StdinOnce": True,
             "AttachStdin": True,
             "Labels": dict(labels),
-            "HostConfig": {"AutoRemove": True},
+            "HostConfig": {"AutoRemove": True, "Tmpfs": self._volumes_in_memory(image)},
         }
         container_id = ""
         try:

@@ -252,10 +252,12 @@ class Runtime:
             return str(error)
         if status == "running":
             return str(error)
+        who = "this session's" if self.role == "main" else "this worker's"
+        others = "" if self.role == "main" else ", the other workers carry on"
         return (
             f"the container {instance.name} of {self.role} is {status} (killed, out of memory, "
-            f"or the Docker daemon restarted?); this worker's tests cannot get a database, "
-            f"the other workers carry on. Last log lines:\n{logs}"
+            f"or the Docker daemon restarted?); {who} tests cannot get a database{others}. "
+            f"Last log lines:\n{logs}"
         )
 
     def close_quietly(self) -> None:

@@ -107,3 +107,15 @@ def other_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.
     """A second Docker daemon with nothing on it, on a socket and on tcp://127.0.0.2."""
     with services.second_daemon(tmp_path_factory.mktemp("dockerd")) as daemon:
         yield daemon
+
+
+@pytest.fixture
+def other_daemon_with_pg18(
+    other_daemon: services.Daemon, docker_client: docker.DockerClient, pg18_image: str
+) -> services.Daemon:
+    """The second daemon, with the PostgreSQL 18 base image copied onto it."""
+    client = other_daemon.client()
+    if not client.images.list(name=pg18_image):
+        # By name: the archive then carries that tag, whatever other tags the image has.
+        client.images.load(docker_client.api.get_image(pg18_image))
+    return other_daemon

@@ -81,15 +81,32 @@ def registry(folder: Path) -> Iterator[str]:
         _stop(process)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Daemon:
     """A second Docker daemon, empty at start."""
 
     unix: str
     tcp: str
+    command: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
 
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.unix)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(self.command, stdout=out, stderr=out)
+        _wait("a second dockerd", lambda: self.client().ping(), self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+    def restart(self) -> None:
+        """Stop the daemon as a service manager would (SIGTERM), and start it again."""
+        self.stop()
+        self.start()
 
 
 @contextlib.contextmanager
@@ -112,25 +129,19 @@ def second_daemon(folder: Path) -> Iterator[Daemon]:
         subprocess.run(command, check=True)
     unix = f"unix://{folder}/docker.sock"
     tcp = f"tcp://127.0.0.2:{free_port('127.0.0.2')}"
-    log = folder / "dockerd.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--data-root", str(folder / "root"),
-                "--exec-root", str(folder / "exec"),
-                "--pidfile", str(folder / "dockerd.pid"),
-                "-H", unix,
-                "-H", tcp,
-                "-b", bridge,
-                "--iptables=false",
-                "--ip6tables=false",
-            ],
-            stdout=out,
-            stderr=out,
-        )  # fmt: skip
-    daemon = Daemon(unix, tcp)
-    _wait("a second dockerd", lambda: daemon.client().ping(), process, log)
+    command = [
+        binary,
+        "--data-root", str(folder / "root"),
+        "--exec-root", str(folder / "exec"),
+        "--pidfile", str(folder / "dockerd.pid"),
+        "-H", unix,
+        "-H", tcp,
+        "-b", bridge,
+        "--iptables=false",
+        "--ip6tables=false",
+    ]  # fmt: skip
+    daemon = Daemon(unix, tcp, command, folder / "dockerd.log")
+    daemon.start()
     try:
         yield daemon
     finally:
@@ -138,6 +149,6 @@ def second_daemon(folder: Path) -> Iterator[Daemon]:
             client = daemon.client()
             for container in client.containers.list(all=True):
                 container.remove(force=True, v=True)
-        _stop(process)
+        daemon.stop()
         subprocess.run(["ip", "link", "delete", bridge], check=False)
         shutil.rmtree(folder, ignore_errors=True)

@@ -25,15 +25,11 @@ WHERE = """
 
 @pytest.fixture
 def remote(
-    other_daemon: Daemon, pg18_image: str, project: Project, monkeypatch: pytest.MonkeyPatch
+    other_daemon_with_pg18: Daemon, pg18_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> Daemon:
-    client = other_daemon.client()
-    if not client.images.list(name=pg18_image):
-        # By name: the archive then carries that tag, whatever other tags the image has.
-        client.images.load(project.client.api.get_image(pg18_image))
-    monkeypatch.setenv("DOCKER_HOST", other_daemon.tcp)
+    monkeypatch.setenv("DOCKER_HOST", other_daemon_with_pg18.tcp)
     monkeypatch.setenv("DBSNAP_IMAGE", pg18_image)
-    return other_daemon
+    return other_daemon_with_pg18
 
 
 def test_a_remote_daemon_needs_a_publish_address_and_then_works(
