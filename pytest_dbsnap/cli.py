@@ -325,7 +325,8 @@ def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
         young = args.older_than is not None and snap.age < args.older_than
         if rank < args.keep or young:
             continue
-        if args.dry_run or docker.remove_unused_image(snap.image):
+        ours = [t for t in snap.image.tags if t.startswith(f"dbsnap/{settings.project}:")]
+        if args.dry_run or docker.remove_unused_image(snap.image, ours):
             removed.append(snap.tag)
         else:
             in_use.append(snap.tag)

@@ -109,12 +109,15 @@ class Docker:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.images.remove(ref, noprune=False)
 
-    def remove_unused_image(self, image: Image) -> bool:
-        """Remove ``image`` and all its tags unless a container uses it; whether it went."""
+    def remove_unused_image(self, image: Image, tags: Sequence[str]) -> bool:
+        """Untag ``tags`` of ``image``; the image goes with its last tag, unless in use.
+
+        Whether it went (or was untagged): ``False`` when a container uses it.
+        """
         try:
-            for tag in image.tags:
+            for tag in tags:
                 self.client.images.remove(tag, noprune=False)
-            if not image.tags or self.find_image(str(image.id)) is not None:
+            if not image.tags:
                 self.client.images.remove(str(image.id), noprune=False)
         except docker.errors.NotFound:
             pass

@@ -19,6 +19,9 @@ def test_shop_example_passes_with_four_workers(
         EXAMPLE, project.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
     )
     monkeypatch.setenv("DBSNAP_PROJECT", project.name)
+    # Its own key: a snapshot of the example built earlier on this daemon, under
+    # any project name, would otherwise be found by its key and used.
+    monkeypatch.setenv("DBSNAP_CACHE_KEY", project.name)
     result = project.run("-n", "4", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=57)
     result.stdout.fnmatch_lines(

@@ -242,3 +242,24 @@ def test_snapshot_layer_holds_data_not_wal(
     layer = image.attrs["Size"] - base.attrs["Size"]
     # One WAL segment (1 MiB) stays: the one holding the shutdown checkpoint.
     assert layer <= 1.2 * cluster, (layer, cluster)
+
+
+def test_a_snapshot_is_found_by_its_key_under_another_project_name(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded_project(project)
+    project.run().assert_outcomes(passed=1)
+    # Another checkout of the same code, in a folder of another name.
+    monkeypatch.setenv("DBSNAP_PROJECT", f"{project.name}-copy")
+    second = project.run()
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(
+        [f"snapshot dbsnap/{project.name}-copy:* (cache hit: nothing seeded)"]
+    )
+    assert project.seed_runs() == 1
+    [image] = project.images()
+    key = image.labels["dbsnap.key"][:12]
+    assert sorted(image.tags) == [
+        f"dbsnap/{project.name}-copy:{key}",
+        f"dbsnap/{project.name}:{key}",
+    ]
