@@ -157,11 +157,13 @@ def _age(text: str) -> float:
 class Output:
     """Results on stdout (text or one JSON document); notes and progress on stderr."""
 
-    def __init__(self, json_mode: bool, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr):
+    def __init__(
+        self, json_mode: bool, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
         self.json_mode = json_mode
-        self.stdout = stdout
-        self.stderr = stderr
-        self.meter = Meter(stderr)
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.meter = Meter(self.stderr)
 
     def note(self, line: str) -> None:
         self.meter.finish()

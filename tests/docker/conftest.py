@@ -97,7 +97,15 @@ def project(
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A registry on 127.0.0.1, empty at the start of the session: ``host:port``."""
+    """A registry on 127.0.0.1: ``host:port``.
+
+    The one ``.ci/run`` started (``DBSNAP_TEST_REGISTRY``), else a private one.
+    Every test uses repositories named after its own project.
+    """
+    given = os.environ.get("DBSNAP_TEST_REGISTRY")
+    if given:
+        yield given
+        return
     with services.registry(tmp_path_factory.mktemp("registry")) as address:
         yield address
 
