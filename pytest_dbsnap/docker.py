@@ -449,7 +449,7 @@ def _transfer_error(what: str, reason: str, status: int | None = None) -> Dbsnap
     lowered = reason.lower()
     if status == 404 or "manifest unknown" in lowered or "not found" in lowered:
         return SnapshotNotFound(f"{what}: the registry has no such image ({reason})")
-    if any(word in lowered for word in ("unauthorized", "denied", "authentication required")):
+    if any(word in lowered for word in ("unauthorized", "denied", "authentication", "credentials")):
         hint = "log in with `docker login` (docker-py reads ~/.docker/config.json)"
     else:
         hint = "check the registry address and that it is up and reachable from the Docker host"

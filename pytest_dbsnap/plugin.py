@@ -232,6 +232,8 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
     else:
         how = "cache hit: nothing seeded"
     terminalreporter.write_sep("-", "dbsnap")
+    for warning in runtime.warnings:
+        terminalreporter.write_line(f"dbsnap: {warning}", yellow=True)
     terminalreporter.write_line(f"snapshot {snapshot.tag} ({how})")
     if reports:
         starts = sorted(float(r["start_seconds"]) for r in reports)

@@ -61,6 +61,7 @@ class Runtime:
     started: list[Instance] = field(default_factory=list)
     sentinel: Sentinel | None = None
     reaped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     copies_made: int = 0
     copies_reused: int = 0
     _docker: Docker | None = None
@@ -100,6 +101,11 @@ class Runtime:
             if self.reaped:
                 self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
 
+    def warn(self, line: str) -> None:
+        """Log ``line`` now and keep it for the end of the session's report."""
+        self.warnings.append(line)
+        self.log(line)
+
     def ensure_snapshot(self) -> Snapshot:
         """The snapshot this session uses; built or found on first call."""
         if self.snapshot is None:
@@ -112,6 +118,7 @@ class Runtime:
                     self.plan(),
                     session=self.session,
                     log=self.log,
+                    warn=self.warn,
                     progress=self.progress,
                 )
             )

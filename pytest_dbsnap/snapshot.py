@@ -124,11 +124,13 @@ def ensure_snapshot(
     *,
     session: str,
     log: Log = lambda _: None,
+    warn: Log | None = None,
     progress: Progress = lambda _done, _total: None,
 ) -> Snapshot:
     """Return the snapshot for ``plan``: found here, pulled from the registry, or built.
 
-    A snapshot built here is pushed when ``settings.push`` asks for it.
+    A snapshot built here is pushed when ``settings.push`` asks for it. ``warn``
+    gets what the user should read again at the end (a registry that failed us).
     """
     target = identify(docker, engine, settings, plan)
     if not settings.rebuild:
@@ -136,7 +138,7 @@ def ensure_snapshot(
         if found is not None:
             return _existing(found, target, settings)
         if settings.registry:
-            pulled = _pull(docker, settings, target, log, progress)
+            pulled = _pull(docker, settings, target, log, warn or log, progress)
             if pulled is not None:
                 return pulled
     snapshot = _build_once(docker, engine, settings, plan, target, session, log)
@@ -151,7 +153,7 @@ def ensure_snapshot(
 
 
 def _pull(
-    docker: Docker, settings: Settings, target: Target, log: Log, progress: Progress
+    docker: Docker, settings: Settings, target: Target, log: Log, warn: Log, progress: Progress
 ) -> Snapshot | None:
     """The snapshot from the registry, or ``None`` to build it (as configured)."""
     ref = remote_ref(settings.registry, target.key)
@@ -162,7 +164,7 @@ def _pull(
     except (SnapshotNotFound, RegistryError) as exc:
         if settings.on_pull_failure == "fail":
             raise type(exc)(f"{exc} (dbsnap_on_pull_failure=fail)") from None
-        log(f"{exc}; building it here instead (dbsnap_on_pull_failure=fail stops instead)")
+        warn(f"{exc}; building it here instead (dbsnap_on_pull_failure=fail stops instead)")
         return None
     snapshot = _existing(image, target, settings, pulled_from=ref)
     snapshot.timings["pull"] = time.monotonic() - started

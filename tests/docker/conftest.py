@@ -127,3 +127,12 @@ def other_daemon_with_pg18(
         # By name: the archive then carries that tag, whatever other tags the image has.
         client.images.load(docker_client.api.get_image(pg18_image))
     return other_daemon
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A private registry that wants a user name and password: (host:port, user, password)."""
+    user, password = "ci", f"pw-{uuid.uuid4().hex[:8]}"
+    htpasswd = services.bcrypt_line(user, password)
+    with services.registry(tmp_path_factory.mktemp("auth-registry"), htpasswd) as address:
+        yield address, user, password

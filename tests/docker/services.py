@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def registry(folder: Path) -> Iterator[str]:
-    """A Docker registry (Debian's docker-registry) on 127.0.0.1; yields host:port."""
+def registry(folder: Path, htpasswd: str = "") -> Iterator[str]:
+    """A Docker registry (Debian's docker-registry) on 127.0.0.1; yields host:port.
+
+    With ``htpasswd`` (``user:bcrypt-hash`` lines) it wants those credentials.
+    """
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.fail("these tests need Debian's docker-registry package; see .ci/run", pytrace=False)
@@ -64,6 +68,10 @@ def registry(folder: Path) -> Iterator[str]:
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}}}\n"
         f"http: {{addr: {address}}}\n"
     )
+    if htpasswd:
+        (folder / "htpasswd").write_text(htpasswd)
+        with open(config, "a") as out:
+            out.write(f"auth: {{htpasswd: {{realm: dbsnap-tests, path: {folder / 'htpasswd'}}}}}\n")
     log = folder / "registry.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
@@ -71,7 +79,11 @@ def registry(folder: Path) -> Iterator[str]:
 
     _wait(
         "docker-registry",
-        lambda: urllib.request.urlopen(f"http://{address}/v2/", timeout=1).status == 200,
+        lambda: (
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1).status == 200
+            if not htpasswd
+            else _refuses(f"http://{address}/v2/")
+        ),
         process,
         log,
     )
@@ -79,6 +91,31 @@ def registry(folder: Path) -> Iterator[str]:
         yield address
     finally:
         _stop(process)
+
+
+def _refuses(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=1)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    return False
+
+
+def bcrypt_line(user: str, password: str) -> str:
+    """An htpasswd line; skips the test where this Python has no bcrypt at hand."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # glibc's libxcrypt does bcrypt; gone from Python 3.13
+    except ImportError:
+        pytest.skip("no bcrypt for an htpasswd file: this Python has no crypt module")
+    hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    if not hashed or not hashed.startswith("$2"):
+        pytest.skip("this system's crypt does not do bcrypt")
+    return f"{user}:{hashed}\n"
 
 
 @dataclass

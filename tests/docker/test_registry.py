@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from pathlib import Path
+
 import pytest
 
 from .project import Project
@@ -100,3 +104,41 @@ def test_a_registry_address_with_a_tag_is_refused(project: Project) -> None:
     result.stderr.fnmatch_lines(
         ["ERROR: dbsnap_registry='127.0.0.1:5000/team/db:latest' is not a*"]
     )
+
+
+def test_a_registry_that_wants_credentials_says_so_and_takes_docker_logins(
+    project: Project,
+    auth_registry: tuple[str, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    address, user, password = auth_registry
+    repository = f"{address}/{project.name}/db"
+    seeded_project(project, registry=repository)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "logged-out"))
+
+    refused = project.run()
+    refused.assert_outcomes(passed=1)
+    refused.stdout.fnmatch_lines(
+        [
+            f"dbsnap: pulling {repository}:* failed: *no basic auth credentials; log in with "
+            "`docker login`*; building it here instead*"
+        ]
+    )
+    assert project.dbsnap("push").ret == 1
+
+    # What `docker login` writes; docker-py reads it.
+    logged_in = tmp_path / "logged-in"
+    logged_in.mkdir()
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (logged_in / "config.json").write_text(json.dumps({"auths": {address: {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(logged_in))
+    pushed = project.dbsnap("push")
+    assert pushed.ret == 0, pushed.stderr.str()
+    forget_local_snapshots(project)
+    pulled = project.run()
+    pulled.assert_outcomes(passed=1)
+    pulled.stdout.fnmatch_lines(["snapshot * (cache hit: pulled from *, nothing seeded)"])
+    assert project.seed_runs() == 1
+    for result in (refused, pushed, pulled):
+        assert password not in result.stdout.str() + result.stderr.str()
