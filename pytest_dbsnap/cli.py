@@ -12,6 +12,7 @@ snapshot (not on this Docker host, or not in the registry), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -26,13 +27,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import pytest
 
-from .docker import LABEL_PREFIX
-from .engines.postgres import labels_of
-from .errors import ConfigError, DbsnapError, SnapshotNotFound
+from .docker import LABEL_PREFIX, labels_of
+from .errors import ConfigError, DbsnapError, ImageError, SnapshotNotFound
 from .plugin import RUNTIME
 from .reaper import reap, release_kept
-from .snapshot import identify
-from .transfer import load_snapshots, pull_snapshot, push_snapshot, remote_ref, save_snapshot
+from .snapshot import identify, local_tag, share_snapshot
+from .transfer import (
+    load_snapshots,
+    pull_snapshot,
+    push_snapshot,
+    remote_ref,
+    save_snapshot,
+    snapshots_of,
+)
 
 if TYPE_CHECKING:
     from docker.models.images import Image
@@ -55,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in given:
         split = given.index("--")
         given, pytest_args = given[:split], given[split + 1 :]
-    args = _parser().parse_args(given)
+    try:
+        args = _parser().parse_args(given)
+    except SystemExit as exc:  # argparse has said why on stderr
+        if exc.code and "--json" in given:
+            print(json.dumps({"error": "bad usage (see stderr)", "exit_status": EXIT_USAGE}))
+        raise
     out = Output(json_mode=args.json)
     if args.directory:
         try:
@@ -65,15 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = Command(args, out)
     # No terminal reporter (our output is our own), no test run, no xdist workers.
     quiet = ["-p", "no:terminal", "-p", "no:cacheprovider"]
-    if importlib.util.find_spec("xdist") is not None:
-        quiet += ["-n", "0"]
-    status = pytest.main([*quiet, *pytest_args], plugins=[command])
+    last = ["-n", "0"] if importlib.util.find_spec("xdist") is not None else []
+    status = pytest.main([*quiet, *pytest_args, *last], plugins=[command])
     if command.status is not None:
         return command.status
     if status == pytest.ExitCode.INTERRUPTED:
-        return EXIT_INTERRUPTED
-    # pytest has printed why (a usage error: a bad setting, an unknown flag).
-    return EXIT_USAGE if status == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED
+        code = EXIT_INTERRUPTED
+    else:
+        # pytest has printed why (a usage error: a bad setting, an unknown flag).
+        code = EXIT_USAGE if status == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED
+    if out.json_mode:
+        print(json.dumps({"error": "see stderr", "exit_status": code}))
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="print one JSON document on stdout",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog="dbsnap"
+    )
 
     build = commands.add_parser(
         "build", parents=[common], help="seed and commit the snapshot; print its tag"
@@ -233,7 +250,9 @@ class Command:
         runtime.progress = self.out.meter
         handler: Callable[[Runtime, argparse.Namespace, Output], None] = HANDLERS[self.args.command]
         try:
-            handler(runtime, self.args, self.out)
+            # A seed hook's print() must not spoil the result on stdout.
+            with contextlib.redirect_stdout(sys.stderr):
+                handler(runtime, self.args, self.out)
             self.status = EXIT_OK
         except SnapshotNotFound as exc:
             self.status = self.out.fail(EXIT_NOT_FOUND, str(exc))
@@ -241,6 +260,8 @@ class Command:
             self.status = self.out.fail(EXIT_USAGE, str(exc))
         except DbsnapError as exc:
             self.status = self.out.fail(EXIT_FAILED, str(exc))
+        except Exception as exc:  # a bug, or an error docker-py let through
+            self.status = self.out.fail(EXIT_FAILED, f"{type(exc).__name__}: {exc}")
         return True
 
 
@@ -248,32 +269,29 @@ class Command:
 
 
 def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    settings = runtime.settings
-    want_push = args.push or settings.push
-    if want_push:
-        _registry(runtime)
-    runtime.settings = settings = settings.replace(
-        rebuild=settings.rebuild or args.rebuild, push=False
+    registry = _registry(runtime) if args.push or runtime.settings.push else ""
+    # The build stage builds: dbsnap_on_pull_failure=fail is for test shards.
+    settings = runtime.settings.replace(
+        rebuild=runtime.settings.rebuild or args.rebuild, on_pull_failure="build"
     )
-    if want_push and not settings.rebuild:
+    docker = runtime.docker()
+    if registry and not settings.rebuild:
         # A pipeline's first stage: when the registry has the snapshot already,
         # neither build nor pull it here.
-        target = identify(runtime.docker(), runtime.engine, settings, runtime.plan())
-        ref = remote_ref(settings.registry, target.key)
-        here = any(s.key == target.key for s in _snapshots(runtime, every_project=True))
-        if not here and runtime.docker().in_registry(ref):
-            out.note(f"{ref} is in the registry already; nothing built, pulled or pushed")
-            out.result(
-                target.tag,
-                {"tag": target.tag, "key": target.key, "built": False, "in_registry": ref},
-            )
-            return
+        target = identify(docker, runtime.engine, settings, runtime.plan())
+        ref = remote_ref(registry, target.key)
+        if not snapshots_of(docker, target.key):
+            if docker.in_registry(ref):
+                out.note(f"{ref} is in the registry already; nothing built, pulled or pushed")
+                data = {"tag": target.tag, "key": target.key, "built": False, "in_registry": ref}
+                out.result(target.tag, data)
+                return
+            settings = settings.replace(registry="")  # not there: no use pulling
+    runtime.settings = settings
     snapshot = runtime.ensure_snapshot()
     pushed = ""
-    if want_push and not snapshot.pulled_from:
-        image = _image(runtime, snapshot.image_id)
-        out.note(f"pushing {snapshot.tag} to {settings.registry}")
-        pushed = push_snapshot(runtime.docker(), image, settings.registry, snapshot.key, out.meter)
+    if registry:
+        pushed = share_snapshot(docker, snapshot, registry, log=out.note, progress=out.meter)
     if snapshot.built:
         t = snapshot.timings
         out.note(
@@ -299,11 +317,11 @@ def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
 
 def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     docker = runtime.docker()
-    current = ""
-    if docker.find_image(runtime.settings.image) is not None:
-        current = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
-    else:
-        out.note(f"base image {runtime.settings.image} is not here: no snapshot is marked current")
+    try:
+        current = identify(docker, runtime.engine, runtime.settings, runtime.plan(), pull=False).key
+    except ImageError as exc:
+        current = ""
+        out.note(f"{exc}; no snapshot is marked current")
     rows = [row.as_dict(current) for row in _snapshots(runtime, every_project=args.all)]
     lines = [f"  {'TAG':<40} {'KEY':<12} {'LAYER':>9} {'SIZE':>9} {'AGE':>5}  INPUTS"]
     for row in rows:
@@ -319,7 +337,8 @@ def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
 def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     docker = runtime.docker()
     settings = runtime.settings
-    current = identify(docker, runtime.engine, settings, runtime.plan()).key
+    # Never pulls: a prune that cannot tell the current snapshot removes nothing.
+    current = identify(docker, runtime.engine, settings, runtime.plan(), pull=False).key
     others = [s for s in _snapshots(runtime, every_project=False) if s.key != current]
     removed: list[str] = []
     in_use: list[str] = []
@@ -327,7 +346,7 @@ def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
         young = args.older_than is not None and snap.age < args.older_than
         if rank < args.keep or young:
             continue
-        ours = [t for t in snap.image.tags if t.startswith(f"dbsnap/{settings.project}:")]
+        ours = [t for t in snap.image.tags if t.startswith(local_tag(settings.project, ""))]
         if args.dry_run or docker.remove_unused_image(snap.image, ours):
             removed.append(snap.tag)
         else:
@@ -373,7 +392,7 @@ def pull(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
             raise ConfigError(f"{args.key!r} is not a key: give 12 to 64 hex digits")
     else:
         key = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
-    tag = f"dbsnap/{runtime.settings.project}:{key[:12]}"
+    tag = local_tag(runtime.settings.project, key)
     out.note(f"pulling {registry}:{key[:12]}")
     started = time.monotonic()
     image = pull_snapshot(docker, registry, key, tag, out.meter)
@@ -447,7 +466,8 @@ def _snapshots(runtime: Runtime, *, every_project: bool) -> list[Listed]:
     """This project's snapshots (or every one), newest first."""
     docker = runtime.docker()
     project = runtime.settings.project
-    mine = f"dbsnap/{project}:"
+    mine = local_tag(project, "")
+    bases: dict[str, Image | None] = {}
     listed = []
     for image in docker.images({f"{LABEL_PREFIX}kind": "snapshot"}):
         labels = labels_of(image)
@@ -458,7 +478,9 @@ def _snapshots(runtime: Runtime, *, every_project: bool) -> list[Listed]:
         if not every_project and not ours:
             continue
         base_id = labels.get(f"{LABEL_PREFIX}base", "").rpartition("@")[2]
-        base = docker.find_image(base_id) if base_id else None
+        if base_id not in bases:
+            bases[base_id] = docker.find_image(base_id) if base_id else None
+        base = bases[base_id]
         size = int(image.attrs.get("Size") or 0)
         listed.append(
             Listed(
@@ -516,13 +538,6 @@ def _registry(runtime: Runtime) -> str:
             "--dbsnap-registry to a repository such as registry.example.com/team/app-db"
         )
     return runtime.settings.registry
-
-
-def _image(runtime: Runtime, image_id: str) -> Image:
-    image = runtime.docker().find_image(image_id)
-    if image is None:
-        raise SnapshotNotFound(f"snapshot image {image_id[:19]} vanished; run `dbsnap build` again")
-    return image
 
 
 def _size(count: int) -> str:

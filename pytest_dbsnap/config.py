@@ -178,7 +178,7 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def publish_address(self) -> str:
-        """Where the daemon publishes ports: ``publish``, else loopback if the daemon is local."""
+        """Where the daemon publishes ports: ``publish``, else ``host`` if the daemon is local."""
         if self.publish:
             return self.publish
         if remote_host(self.docker_host):
@@ -188,7 +188,7 @@ class Settings:
                 "dbsnap_publish) to an address of that machine, 0.0.0.0 for all, and mind "
                 "that the databases are then reachable there"
             )
-        return "127.0.0.1"
+        return self.host  # a local daemon: where the tests connect
 
 
 Lookup = Callable[[Setting], "str | Sequence[str] | None"]
@@ -218,6 +218,12 @@ def resolve(
     docker_host = environ.get("DOCKER_HOST", "")
     values["host"] = values["host"] or remote_host(docker_host) or "127.0.0.1"
     values["registry"] = _registry(str(values["registry"]))
+    if not values["registry"] and (values["push"] or values["on_pull_failure"] == "fail"):
+        asked = "dbsnap_push" if values["push"] else "dbsnap_on_pull_failure=fail"
+        raise ConfigError(
+            f"{asked} needs a registry: set dbsnap_registry to a repository such as "
+            "registry.example.com/team/app-db"
+        )
     project = str(values["project"]) or rootdir.name
     values["project"] = _PROJECT.sub("-", project.lower()).strip("-._") or "project"
     if not values["image"]:
@@ -248,6 +254,11 @@ def _registry(text: str) -> str:
     text = text.strip().rstrip("/")
     if not text:
         return ""
+    if "@" in text:  # not echoed: it may be user:password@host
+        raise ConfigError(
+            "dbsnap_registry holds an '@': give a repository without credentials or digest, "
+            "e.g. registry.example.com/team/app-db, and log in with `docker login`"
+        )
     first, _, rest = text.partition("/")
     looks_like_host = "." in first or ":" in first or first == "localhost"
     path = rest if looks_like_host else text

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, cast
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 from docker.models.images import Image
 
@@ -136,7 +137,7 @@ class Docker:
         repository, _, tag = ref.rpartition(":")
         image.tag(repository, tag)
 
-    def pull(self, ref: str, progress: Progress) -> Image:
+    def pull(self, ref: str, progress: Progress) -> None:
         """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
         repository, _, tag = ref.rpartition(":")
         api = self.client.api
@@ -144,61 +145,57 @@ class Docker:
             f"pulling {ref}",
             lambda: api.pull(repository, tag, stream=True, decode=True),
             progress,
+            missing=True,
         )
-        image = self.find_image(ref)
-        if image is None:
-            raise RegistryError(f"pulling {ref} reported success but no such image is here")
-        return image
 
     def in_registry(self, ref: str) -> bool:
         """Whether the registry has ``ref``, asked without pulling it."""
         try:
             self.client.images.get_registry_data(ref)
-        except docker.errors.APIError as exc:
-            error = _transfer_error(f"looking {ref} up", _reason(exc), exc.status_code)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            status = exc.status_code if isinstance(exc, docker.errors.APIError) else None
+            error = _transfer_error(f"looking {ref} up", _reason(exc), status)
             if isinstance(error, SnapshotNotFound):
                 return False
             raise error from None
         return True
 
-    def push(self, ref: str, progress: Progress) -> str:
-        """Push ``ref`` (repository:tag); returns the digest the registry gave it."""
+    def push(self, ref: str, progress: Progress) -> None:
+        """Push ``ref`` (repository:tag)."""
         repository, _, tag = ref.rpartition(":")
         api = self.client.api
-        return self._stream(
-            f"pushing {ref}", lambda: api.push(repository, tag, stream=True, decode=True), progress
+        self._stream(
+            f"pushing {ref}",
+            lambda: api.push(repository, tag, stream=True, decode=True),
+            progress,
+            missing=False,
         )
 
-    def _stream(self, what: str, request: Callable[[], Any], progress: Progress) -> str:
-        """Follow a pull or push stream, reporting bytes moved; the last digest seen."""
+    def _stream(
+        self, what: str, request: Callable[[], Any], progress: Progress, *, missing: bool
+    ) -> None:
+        """Follow a pull or push stream, reporting bytes moved."""
         done: dict[str, int] = {}
         total: dict[str, int] = {}
-        digest = ""
+        finished = ("Pushed", "Layer already exists", "Download complete", "Pull complete")
         try:
             for event in request():
                 if "error" in event:
-                    raise _transfer_error(what, str(event["error"]))
+                    raise _transfer_error(what, str(event["error"]), missing=missing)
                 detail = event.get("progressDetail") or {}
                 layer = str(event.get("id", ""))
                 if layer and detail.get("total"):
                     done[layer] = int(detail.get("current", 0))
                     total[layer] = int(detail["total"])
-                    progress(sum(done.values()), sum(total.values()))
-                elif layer and event.get("status") in (
-                    "Pushed",
-                    "Layer already exists",
-                    "Download complete",
-                    "Pull complete",
-                    "Already exists",
-                ):
+                elif layer and event.get("status") in (*finished, "Already exists"):
                     done[layer] = total.get(layer, 0)
-                    progress(sum(done.values()), sum(total.values()))
-                digest = str((event.get("aux") or {}).get("Digest", digest))
+                else:
+                    continue
+                progress(sum(done.values()), sum(total.values()))
         except docker.errors.APIError as exc:
-            raise _transfer_error(what, _reason(exc), exc.status_code) from None
-        except docker.errors.DockerException as exc:
-            raise _transfer_error(what, _reason(exc)) from None
-        return digest
+            raise _transfer_error(what, _reason(exc), exc.status_code, missing=missing) from None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise _transfer_error(what, _reason(exc), missing=False) from None
 
     def save(
         self, refs: Sequence[str], write: Callable[[bytes], object], progress: Progress
@@ -220,7 +217,7 @@ class Docker:
                 write(chunk)
                 written += len(chunk)
                 progress(written, max(total, written))
-        except docker.errors.APIError as exc:
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageError(f"docker could not save {', '.join(refs)}: {_reason(exc)}") from None
 
     def load(self, source: BinaryIO, size: int, progress: Progress) -> list[str]:
@@ -242,7 +239,7 @@ class Docker:
                 stream = str(event.get("stream", ""))
                 if stream.startswith("Loaded image:"):
                     tags.append(stream.partition(":")[2].strip())
-        except docker.errors.APIError as exc:
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageError(f"docker could not load the archive: {_reason(exc)}") from None
         return tags
 
@@ -445,9 +442,17 @@ class Docker:
         ]
 
 
-def _transfer_error(what: str, reason: str, status: int | None = None) -> DbsnapError:
+def labels_of(image: Image) -> Mapping[str, str]:
+    """An image's labels."""
+    return image.attrs.get("Config", {}).get("Labels") or {}
+
+
+def _transfer_error(
+    what: str, reason: str, status: int | None = None, *, missing: bool = True
+) -> DbsnapError:
+    """A one-line error for a failed push or pull; ``missing``: a 404 means "not there"."""
     lowered = reason.lower()
-    if status == 404 or "manifest unknown" in lowered or "not found" in lowered:
+    if missing and (status == 404 or "manifest unknown" in lowered or "not found" in lowered):
         return SnapshotNotFound(f"{what}: the registry has no such image ({reason})")
     if any(word in lowered for word in ("unauthorized", "denied", "authentication", "credentials")):
         hint = "log in with `docker login` (docker-py reads ~/.docker/config.json)"

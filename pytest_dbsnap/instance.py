@@ -88,7 +88,7 @@ def server_command(
     docker: Docker, engine: PostgresEngine, snapshot: Snapshot, *, durable: bool
 ) -> list[str]:
     """The snapshot's own command, with durability off unless ``durable``."""
-    image = docker.get_or_pull_image(snapshot.tag)
+    image = docker.get_or_pull_image(snapshot.image_id)
     return engine.worker_command(image, () if durable else engine.no_durability)
 
 

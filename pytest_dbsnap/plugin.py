@@ -180,6 +180,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     runtime = config.stash.get(RUNTIME, None)
     if runtime is None:
         return
+    runtime.share()  # dbsnap_push: after the tests, so that they start sooner
     for problem in runtime.close():  # harmless when done already
         warnings.warn(f"dbsnap: {problem}", stacklevel=1)
     if not runtime.started:
@@ -224,13 +225,13 @@ def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.C
             f" (start {t.get('start', 0):.1f}s, seeding {t.get('seed', 0):.1f}s,"
             f" commit {t.get('commit', 0):.1f}s)"
         )
-        if snapshot.pushed_to:
-            how += f", pushed to {snapshot.pushed_to} in {t.get('push', 0):.1f}s"
     elif snapshot.pulled_from:
         pulled = f"pulled from {snapshot.pulled_from} in {t.get('pull', 0):.1f}s"
         how = f"cache hit: {pulled}, nothing seeded"
     else:
         how = "cache hit: nothing seeded"
+    if snapshot.pushed_to:
+        how += f"; pushed to {snapshot.pushed_to} in {t.get('push', 0):.1f}s"
     terminalreporter.write_sep("-", "dbsnap")
     for warning in runtime.warnings:
         terminalreporter.write_line(f"dbsnap: {warning}", yellow=True)

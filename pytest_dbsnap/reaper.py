@@ -8,7 +8,7 @@ daemon removes it. This works the same for a remote daemon (``DOCKER_HOST``),
 where process IDs mean nothing.
 
 A session whose sentinel is gone is dead: the next session of the same project
-removes its containers and their anonymous volumes. Nothing else is touched:
+removes its containers. Nothing else is touched:
 only containers labelled with this project and a session, never a live
 session's, never another project's or another tool's.
 """

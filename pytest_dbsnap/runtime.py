@@ -12,6 +12,7 @@ clones of it, so a connection left open never blocks the next copy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import threading
 import uuid
@@ -28,7 +29,7 @@ from .instance import Instance, server_command, start_instance, stop_instance
 from .pool import Pool
 from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
 from .seed import SeedPlan
-from .snapshot import Log, Snapshot, ensure_snapshot, owner_labels
+from .snapshot import Log, Snapshot, base_image, ensure_snapshot, owner_labels, share_snapshot
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ class Runtime:
         if self.owner and self.sentinel is None:
             self.settings.publish_address()  # a remote daemon without an address fails here
             docker = self.docker()
-            image = docker.get_or_pull_image(self.settings.image)
+            image = base_image(docker, self.settings)
             self.engine.check_image(image, self.settings.image)
             labels = {**owner_labels(self.session), PROJECT: self.settings.project}
             self.sentinel = Sentinel(docker, str(image.id), labels)
@@ -123,6 +124,26 @@ class Runtime:
                 )
             )
         return self.snapshot
+
+    def share(self) -> None:
+        """Push the snapshot when ``dbsnap_push`` asks and the registry lacks it.
+
+        A failure is a warning: the tests ran, and the next session (or
+        ``dbsnap push``) pushes what is still missing.
+        """
+        snapshot = self.snapshot
+        registry = self.settings.registry
+        if snapshot is None or not (self.owner and self.settings.push and registry):
+            return
+        try:
+            ref = share_snapshot(
+                self.docker(), snapshot, registry, log=self.log, progress=self.progress
+            )
+        except DbsnapError as exc:
+            self.warn(f"{exc}; the snapshot stays on this Docker host only")
+            return
+        if ref:
+            self.snapshot = dataclasses.replace(snapshot, pushed_to=ref)
 
     def worker_instance(self) -> Instance:
         """This process's container, its seeded database turned into the template."""

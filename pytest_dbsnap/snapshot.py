@@ -8,7 +8,6 @@ many processes, checkouts or machines ask at once.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import secrets
 import socket
@@ -19,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .docker import LABEL_PREFIX, NameTaken, Progress
-from .engines.postgres import Database, PostgresEngine, labels_of
-from .errors import LockTimeoutError, RegistryError, SeedError, SnapshotNotFound
+from .docker import LABEL_PREFIX, NameTaken, Progress, labels_of
+from .engines.postgres import Database, PostgresEngine
+from .errors import ImageError, LockTimeoutError, RegistryError, SeedError, SnapshotNotFound
 from .reaper import SESSION, is_alive
 from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, cache_key
-from .transfer import pull_snapshot, push_snapshot, remote_ref
+from .transfer import pull_snapshot, push_snapshot, remote_ref, snapshots_of
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -102,9 +101,42 @@ class Target:
     base: Image
 
 
-def identify(docker: Docker, engine: PostgresEngine, settings: Settings, plan: SeedPlan) -> Target:
-    """Compute the cache key of ``plan`` over the base image (pulled when missing)."""
-    base = docker.get_or_pull_image(settings.image)
+def local_tag(project: str, key: str) -> str:
+    """How the snapshot of ``key`` is tagged on a Docker host for ``project``."""
+    return f"dbsnap/{project}:{key[:12]}"
+
+
+def base_image(docker: Docker, settings: Settings, *, pull: bool = True) -> Image:
+    """The base image, pulled when missing (:class:`ImageError` instead, unless ``pull``).
+
+    A base pinned by digest (``postgres:17@sha256:...``) that ``docker load``
+    brought here has no reference left, only its ID: a local snapshot built on
+    that digest names the ID, and a digest names exactly one image.
+    """
+    image = docker.find_image(settings.image)
+    if image is None and "@" in settings.image:
+        for snapshot in docker.images({f"{LABEL_PREFIX}kind": "snapshot"}):
+            ref, _, image_id = labels_of(snapshot).get(f"{LABEL_PREFIX}base", "").rpartition("@")
+            if ref == settings.image and (image := docker.find_image(image_id)) is not None:
+                break
+    if image is None and not pull:
+        raise ImageError(
+            f"base image {settings.image} is not on this Docker host, so the current snapshot "
+            f"is unknown; pull it first (`docker pull {settings.image}`)"
+        )
+    return image or docker.get_or_pull_image(settings.image)
+
+
+def identify(
+    docker: Docker,
+    engine: PostgresEngine,
+    settings: Settings,
+    plan: SeedPlan,
+    *,
+    pull: bool = True,
+) -> Target:
+    """Compute the cache key of ``plan`` over the base image (see :func:`base_image`)."""
+    base = base_image(docker, settings, pull=pull)
     engine.check_image(base, settings.image)
     key = cache_key(
         plan,
@@ -113,7 +145,7 @@ def identify(docker: Docker, engine: PostgresEngine, settings: Settings, plan: S
         dbname=settings.dbname,
         user=settings.user,
     )
-    return Target(key=key, tag=f"dbsnap/{settings.project}:{key[:12]}", base=base)
+    return Target(key=key, tag=local_tag(settings.project, key), base=base)
 
 
 def ensure_snapshot(
@@ -129,8 +161,8 @@ def ensure_snapshot(
 ) -> Snapshot:
     """Return the snapshot for ``plan``: found here, pulled from the registry, or built.
 
-    A snapshot built here is pushed when ``settings.push`` asks for it. ``warn``
-    gets what the user should read again at the end (a registry that failed us).
+    ``warn`` gets what the user should read again at the end (a registry that
+    failed us). Pushing is :func:`share_snapshot`'s job.
     """
     target = identify(docker, engine, settings, plan)
     if not settings.rebuild:
@@ -141,15 +173,28 @@ def ensure_snapshot(
             pulled = _pull(docker, settings, target, log, warn or log, progress)
             if pulled is not None:
                 return pulled
-    snapshot = _build_once(docker, engine, settings, plan, target, session, log)
-    if snapshot.built and settings.push and settings.registry:
-        image = docker.find_image(snapshot.image_id)
-        assert image is not None
-        log(f"pushing {snapshot.tag} to {settings.registry}")
-        with timed(snapshot.timings, "push"):
-            ref = push_snapshot(docker, image, settings.registry, target.key, progress)
-        snapshot = dataclasses.replace(snapshot, pushed_to=ref)
-    return snapshot
+    return _build_once(docker, engine, settings, plan, target, session, log)
+
+
+def share_snapshot(
+    docker: Docker,
+    snapshot: Snapshot,
+    registry: str,
+    *,
+    log: Log = lambda _: None,
+    progress: Progress = lambda _done, _total: None,
+) -> str:
+    """Push ``snapshot`` to ``registry`` unless it is there; the reference pushed, or ``""``."""
+    ref = remote_ref(registry, snapshot.key)
+    if snapshot.pulled_from == ref or docker.in_registry(ref):
+        return ""
+    image = docker.find_image(snapshot.image_id)
+    if image is None:
+        raise SnapshotNotFound(f"snapshot {snapshot.tag} is gone from this Docker host")
+    log(f"pushing {snapshot.tag} to {ref}")
+    with timed(snapshot.timings, "push"):
+        push_snapshot(docker, image, registry, snapshot.key, progress)
+    return ref
 
 
 def _pull(
@@ -219,10 +264,9 @@ def _matching(docker: Docker, tag: str, key: str) -> Image | None:
     image = docker.find_image(tag)
     if image is not None and labels_of(image).get(f"{LABEL_PREFIX}key") == key:
         return image
-    for other in docker.images({f"{LABEL_PREFIX}kind": "snapshot", f"{LABEL_PREFIX}key": key}):
-        if labels_of(other).get(f"{LABEL_PREFIX}format") == SNAPSHOT_FORMAT:
-            docker.tag(other, tag)
-            return other
+    for other in snapshots_of(docker, key):
+        docker.tag(other, tag)
+        return other
     return None
 
 

@@ -7,13 +7,13 @@ removed after a pull, so the rest of pytest-dbsnap only ever sees the local one.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .docker import LABEL_PREFIX
-from .engines.postgres import labels_of
+from .docker import LABEL_PREFIX, labels_of
 from .errors import ImageError, RegistryError
 from .seed import SNAPSHOT_FORMAT
 
@@ -29,18 +29,22 @@ def remote_ref(registry: str, key: str) -> str:
 
 
 def pull_snapshot(docker: Docker, registry: str, key: str, tag: str, progress: Progress) -> Image:
-    """Pull the snapshot of ``key`` and tag it ``tag`` on this host.
+    """Pull the snapshot of ``key`` (the whole key, or 12 hex digits or more of it), tag it ``tag``.
 
     :class:`~pytest_dbsnap.errors.SnapshotNotFound` when the registry does not
     have it, :class:`RegistryError` when the registry cannot be used or holds
     something else under that tag.
     """
     ref = remote_ref(registry, key)
-    image = docker.pull(ref, progress)
     try:
+        docker.pull(ref, progress)
+        # Another session pulling the same reference may have untagged it already.
+        image = docker.find_image(ref) or next(iter(snapshots_of(docker, key)), None)
+        if image is None:
+            raise RegistryError(f"pulled {ref}, but no such image is here; try again")
         labels = labels_of(image)
         found = labels.get(f"{LABEL_PREFIX}key", "")
-        if found != key or labels.get(f"{LABEL_PREFIX}format") != SNAPSHOT_FORMAT:
+        if not found.startswith(key) or labels.get(f"{LABEL_PREFIX}format") != SNAPSHOT_FORMAT:
             raise RegistryError(
                 f"{ref} is not the snapshot of key {key[:12]} (its key: {found[:12] or 'none'}, "
                 f"format {labels.get(f'{LABEL_PREFIX}format', 'none')}); remove that tag from "
@@ -48,8 +52,15 @@ def pull_snapshot(docker: Docker, registry: str, key: str, tag: str, progress: P
             )
         docker.tag(image, tag)
     finally:
-        docker.remove_image(ref)  # only the registry's tag when the local one is on it
+        with contextlib.suppress(Exception):
+            docker.remove_image(ref)  # only the registry's tag when the local one is on it
     return image
+
+
+def snapshots_of(docker: Docker, key: str) -> list[Image]:
+    """Snapshot images on this host whose key is ``key`` (in this snapshot format)."""
+    found = docker.images({f"{LABEL_PREFIX}kind": "snapshot", f"{LABEL_PREFIX}key": key})
+    return [i for i in found if labels_of(i).get(f"{LABEL_PREFIX}format") == SNAPSHOT_FORMAT]
 
 
 def push_snapshot(docker: Docker, image: Image, registry: str, key: str, progress: Progress) -> str:
@@ -64,7 +75,7 @@ def push_snapshot(docker: Docker, image: Image, registry: str, key: str, progres
 
 
 def save_snapshot(docker: Docker, image: Image, tag: str, path: Path, progress: Progress) -> None:
-    """Write ``image`` (tagged ``tag``) and its base to ``path``; gzipped if it ends in ``.gz``.
+    """Write ``image`` (tagged ``tag``) and its base to ``path``; gzipped for ``.gz``, ``.tgz``.
 
     The base costs only its configuration (its layers are the snapshot's lower
     layers) and lets a host without a registry compute the same key. The file
@@ -79,16 +90,24 @@ def save_snapshot(docker: Docker, image: Image, tag: str, path: Path, progress: 
         refs.append(base_id)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with open(partial, "wb") as raw:
-            if path.name.endswith(".gz"):
-                # Level 1: most of the size gain for a fraction of the time.
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as zipped:
-                    docker.save(refs, zipped.write, progress)
-            else:
-                docker.save(refs, raw.write, progress)
-        partial.replace(path)
+        _write(docker, refs, path, partial, progress)
+    except OSError as exc:
+        raise ImageError(
+            f"cannot write {path}: {exc.strerror}; give a path in a folder you can write to"
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _write(docker: Docker, refs: list[str], path: Path, partial: Path, progress: Progress) -> None:
+    with open(partial, "wb") as raw:
+        if path.name.endswith((".gz", ".tgz")):
+            # Level 1: most of the size gain for a fraction of the time.
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as zipped:
+                docker.save(refs, zipped.write, progress)
+        else:
+            docker.save(refs, raw.write, progress)
+    partial.replace(path)
 
 
 def load_snapshots(docker: Docker, path: Path, progress: Progress) -> list[Image]:

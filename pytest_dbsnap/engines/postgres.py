@@ -6,7 +6,7 @@ import dataclasses
 import re
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -304,7 +304,3 @@ class PostgresEngine:
             f"{env} psql -h {database.host} -p {database.port} "
             f"-U {shlex.quote(database.user)} {shlex.quote(database.dbname)}"
         )
-
-
-def labels_of(image: Image) -> Mapping[str, str]:
-    return image.attrs.get("Config", {}).get("Labels") or {}

@@ -27,7 +27,7 @@ def test_a_pushed_snapshot_is_pulled_by_the_next_machine_which_seeds_nothing(
     builder = project.run("-n", "2", "--dbsnap-push")
     builder.assert_outcomes(passed=1)
     builder.stdout.fnmatch_lines(
-        [f"snapshot dbsnap/{project.name}:* (cache miss: built in *, pushed to {repository}:*"]
+        [f"snapshot dbsnap/{project.name}:* (cache miss: built in *; pushed to {repository}:*"]
     )
     assert project.seed_runs() == 1
     [built] = project.images()

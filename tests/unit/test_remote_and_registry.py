@@ -55,6 +55,11 @@ def test_a_remote_daemon_connects_there_and_wants_a_publish_address(tmp_path: Pa
     assert named.host == "10.1.2.3"
 
 
+def test_a_local_daemon_publishes_where_the_tests_connect(tmp_path: Path) -> None:
+    # As before dbsnap_publish existed: dbsnap_host alone moves both.
+    assert settings_with(tmp_path, DBSNAP_HOST="192.168.5.5").publish_address() == "192.168.5.5"
+
+
 @pytest.mark.parametrize(
     "repository",
     ["ghcr.io/acme/shop/dbsnap", "127.0.0.1:5000/t/db", "localhost/db", "team/db", "db"],
@@ -65,13 +70,29 @@ def test_registry_repositories_are_accepted(tmp_path: Path, repository: str) -> 
 
 @pytest.mark.parametrize(
     "repository",
-    ["ghcr.io/acme/db:latest", "db:tag", "ghcr.io/Acme/db", "ghcr.io/acme/db@sha256:00", "a//b"],
+    ["ghcr.io/acme/db:latest", "db:tag", "ghcr.io/Acme/db", "a//b"],
 )
 def test_registry_references_with_a_tag_or_capitals_are_refused(
     tmp_path: Path, repository: str
 ) -> None:
     with pytest.raises(ConfigError, match=r"dbsnap_registry=.* is not a repository: write host"):
         settings_with(tmp_path, DBSNAP_REGISTRY=repository)
+
+
+@pytest.mark.parametrize("repository", ["ci:s3cret@ghcr.io/acme/db", "ghcr.io/acme/db@sha256:00"])
+def test_a_registry_with_an_at_sign_is_refused_without_echoing_it(
+    tmp_path: Path, repository: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"dbsnap_registry holds an '@'") as caught:
+        settings_with(tmp_path, DBSNAP_REGISTRY=repository)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_push_and_fail_on_pull_failure_need_a_registry(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^dbsnap_push needs a registry"):
+        settings_with(tmp_path, DBSNAP_PUSH="1")
+    with pytest.raises(ConfigError, match=r"^dbsnap_on_pull_failure=fail needs a registry"):
+        settings_with(tmp_path, DBSNAP_ON_PULL_FAILURE="fail")
 
 
 @pytest.mark.parametrize(
