@@ -64,7 +64,10 @@ class Project:
         )
 
     def images(self) -> list[Image]:
-        return list(self.client.images.list(filters={"label": f"dbsnap.project={self.name}"}))
+        """Snapshots built by this project, or tagged for it (found by key elsewhere)."""
+        built = self.client.images.list(filters={"label": f"dbsnap.project={self.name}"})
+        tagged = self.client.images.list(filters={"reference": f"dbsnap/{self.name}:*"})
+        return list({image.id: image for image in [*built, *tagged]}.values())
 
     def containers(self) -> list[str]:
         found = self.client.containers.list(
