@@ -7,10 +7,14 @@ publishes and connects where it is told.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from .project import Project
 from .services import Daemon
+from .test_crashes import WAITING_TESTS, ready_files, start, wait_for
 from .test_snapshot import seeded_project
 
 WHERE = """
@@ -50,6 +54,35 @@ def test_a_remote_daemon_needs_a_publish_address_and_then_works(
     result = project.run("-n", "2", "--dbsnap-publish=127.0.0.2")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["snapshot * (cache miss: built in *", "2 database container(s)*"])
+    assert client.containers.list(all=True) == []
+    for image in client.images.list(filters={"label": "dbsnap.kind=snapshot"}):
+        client.images.remove(image.id, force=True)
+
+
+def test_a_session_killed_over_a_remote_daemon_is_reaped_by_the_next_one(
+    project: Project, remote: Daemon
+) -> None:
+    """Liveness by the sentinel's attachment, not by process IDs: it holds over TCP too."""
+    seeded_project(project)
+    project.write("test_wait.py", WAITING_TESTS)
+    client = remote.client()
+    mine = {"label": f"dbsnap.project={project.name}"}
+    victim = start(project, "-n", "2", "--dbsnap-publish=127.0.0.2")
+    wait_for(lambda: ready_files(project.path) == 2, "both workers to start their tests")
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=60)
+
+    def left() -> list[str]:
+        found = client.containers.list(all=True, filters=mine)
+        return sorted(c.labels["dbsnap.kind"] for c in found)
+
+    # The sentinel goes with its connection; the workers' containers stay.
+    wait_for(lambda: left() == ["worker", "worker"], "the sentinel to go", timeout=30)
+
+    project.write("test_wait.py", "def test_quick(dbsnap_db):\n    pass\n")
+    result = project.run("--dbsnap-publish=127.0.0.2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["removed 2 container(s) left by dead sessions"])
     assert client.containers.list(all=True) == []
     for image in client.images.list(filters={"label": "dbsnap.kind=snapshot"}):
         client.images.remove(image.id, force=True)
