@@ -30,6 +30,7 @@ import pytest
 from .docker import LABEL_PREFIX, labels_of
 from .errors import ConfigError, DbsnapError, ImageError, SnapshotNotFound
 from .plugin import RUNTIME
+from .progress import Meter, size_text
 from .reaper import reap, release_kept
 from .snapshot import identify, local_tag, share_snapshot
 from .transfer import (
@@ -180,7 +181,10 @@ class Output:
         self.json_mode = json_mode
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
-        self.meter = Meter(self.stderr)
+        self.meter = Meter(
+            lambda text: print(f"  {text}", file=self.stderr, flush=True),
+            self.stderr if self.stderr.isatty() else None,
+        )
 
     def note(self, line: str) -> None:
         self.meter.finish()
@@ -199,35 +203,6 @@ class Output:
         if self.json_mode:
             print(json.dumps({"error": message, "exit_status": status}), file=self.stdout)
         return status
-
-
-class Meter:
-    """Bytes moved so far: one line redrawn on a terminal, a line per quarter in a log."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.drawn = False
-        self.last_draw = 0.0
-        self.quarter = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        share = min(done / total, 1.0) if total else 0.0
-        text = f"  {_size(done)} of {_size(total)} ({share:.0%})" if total else f"  {_size(done)}"
-        if self.tty:
-            now = time.monotonic()
-            if now - self.last_draw >= 0.1 or share >= 1.0:
-                self.stream.write(f"\r{text}\x1b[K")
-                self.stream.flush()
-                self.drawn, self.last_draw = True, now
-        elif total and int(share * 4) > self.quarter:
-            self.quarter = int(share * 4)
-            print(text, file=self.stream, flush=True)
-
-    def finish(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-        self.drawn, self.quarter = False, -1
 
 
 class Command:
@@ -326,10 +301,10 @@ def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     lines = [f"  {'TAG':<40} {'KEY':<12} {'LAYER':>9} {'SIZE':>9} {'AGE':>5}  INPUTS"]
     for row in rows:
         mark = "*" if row["current"] else " "
-        layer = _size(row["layer_bytes"]) if row["layer_bytes"] is not None else "?"
+        layer = size_text(row["layer_bytes"]) if row["layer_bytes"] is not None else "?"
         lines.append(
             f"{mark} {row['tag']:<40} {row['key'][:12]:<12} {layer:>9} "
-            f"{_size(row['size_bytes']):>9} {_duration(row['age_seconds']):>5}  {row['inputs']}"
+            f"{size_text(row['size_bytes']):>9} {_duration(row['age_seconds']):>5}  {row['inputs']}"
         )
     out.result("\n".join(lines), {"current_key": current or None, "snapshots": rows})
 
@@ -406,7 +381,7 @@ def save(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     out.note(f"saving {snap.tag} to {path}")
     save_snapshot(runtime.docker(), snap.image, snap.tag, path, out.meter)
     size = path.stat().st_size
-    out.note(f"wrote {_size(size)}")
+    out.note(f"wrote {size_text(size)}")
     out.result(str(path), {"tag": snap.tag, "key": snap.key, "file": str(path), "bytes": size})
 
 
@@ -538,15 +513,6 @@ def _registry(runtime: Runtime) -> str:
             "--dbsnap-registry to a repository such as registry.example.com/team/app-db"
         )
     return runtime.settings.registry
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def _duration(seconds: float) -> str:

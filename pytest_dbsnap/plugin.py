@@ -31,6 +31,7 @@ from .fixtures import (
     dbsnap_worker,
     dbsnap_worker_conn,
 )
+from .progress import Meter
 from .runtime import Runtime
 from .seed import (
     PythonSeed,
@@ -151,7 +152,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
-        runtime.log = lambda line: terminal.write_line(f"dbsnap: {line}")
+        meter = Meter(lambda text: terminal.write_line(f"dbsnap:   {text}"))
+
+        def log(line: str) -> None:
+            meter.finish()
+            terminal.write_line(f"dbsnap: {line}")
+
+        runtime.log, runtime.progress = log, meter
     try:
         runtime.ensure_snapshot()
     except DbsnapError as exc:

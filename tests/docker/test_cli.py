@@ -144,6 +144,7 @@ def test_push_and_pull_by_key(
     pulled = project.dbsnap("pull", key[:12])  # by key, as another branch's shard would
     assert pulled.ret == 0, pulled.stderr.str()
     assert pulled.stdout.lines == [f"dbsnap/{project.name}:{key[:12]}"]
+    pulled.stderr.fnmatch_lines(["dbsnap: pulling *", "  * MB of * MB (*%)", "dbsnap: pulled *"])
     tests = project.run()
     tests.assert_outcomes(passed=1)
     tests.stdout.fnmatch_lines(["snapshot * (cache hit: nothing seeded)"])

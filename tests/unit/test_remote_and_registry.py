@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dbsnap.cli import Meter, _age
+from pytest_dbsnap.cli import _age
 from pytest_dbsnap.config import Setting, remote_host, resolve
 from pytest_dbsnap.docker import _transfer_error
 from pytest_dbsnap.errors import ConfigError, RegistryError, SnapshotNotFound
+from pytest_dbsnap.progress import Meter
 
 
 def nothing(_: Setting) -> None:
@@ -119,14 +120,23 @@ def test_ages(text: str, seconds: float) -> None:
 
 
 def test_progress_in_a_log_is_a_line_per_quarter() -> None:
-    log = io.StringIO()
-    meter = Meter(log)
+    lines: list[str] = []
+    meter = Meter(lines.append)
     for done in range(0, 101, 5):
         meter(done * 1_000_000, 100_000_000)
-    assert log.getvalue().splitlines() == [
-        "  0 B of 100.0 MB (0%)",
-        "  25.0 MB of 100.0 MB (25%)",
-        "  50.0 MB of 100.0 MB (50%)",
-        "  75.0 MB of 100.0 MB (75%)",
-        "  100.0 MB of 100.0 MB (100%)",
+    assert lines == [
+        "0 B of 100.0 MB (0%)",
+        "25.0 MB of 100.0 MB (25%)",
+        "50.0 MB of 100.0 MB (50%)",
+        "75.0 MB of 100.0 MB (75%)",
+        "100.0 MB of 100.0 MB (100%)",
     ]
+
+
+def test_progress_on_a_terminal_redraws_one_line() -> None:
+    terminal = io.StringIO()
+    meter = Meter(lambda _: None, terminal)
+    meter(50, 100)
+    meter(100, 100)
+    meter.finish()
+    assert terminal.getvalue() == "\r  50 B of 100 B (50%)\x1b[K\r  100 B of 100 B (100%)\x1b[K\n"
