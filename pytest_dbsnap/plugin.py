@@ -187,7 +187,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     runtime = config.stash.get(RUNTIME, None)
     if runtime is None:
         return
-    runtime.share()  # dbsnap_push: after the tests, so that they start sooner
+    if session.exitstatus != pytest.ExitCode.INTERRUPTED:
+        runtime.share()  # dbsnap_push: after the tests, so that they start sooner
     for problem in runtime.close():  # harmless when done already
         warnings.warn(f"dbsnap: {problem}", stacklevel=1)
     if not runtime.started:
