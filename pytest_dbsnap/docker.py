@@ -13,7 +13,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Literal, cast
 
 import docker
 import docker.errors
@@ -139,14 +139,7 @@ class Docker:
 
     def pull(self, ref: str, progress: Progress) -> None:
         """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
-        repository, _, tag = ref.rpartition(":")
-        api = self.client.api
-        self._stream(
-            f"pulling {ref}",
-            lambda: api.pull(repository, tag, stream=True, decode=True),
-            progress,
-            missing=True,
-        )
+        self._transfer("pull", ref, progress)
 
     def in_registry(self, ref: str) -> bool:
         """Whether the registry has ``ref``, asked without pulling it."""
@@ -162,24 +155,28 @@ class Docker:
 
     def push(self, ref: str, progress: Progress) -> None:
         """Push ``ref`` (repository:tag)."""
-        repository, _, tag = ref.rpartition(":")
-        api = self.client.api
-        self._stream(
-            f"pushing {ref}",
-            lambda: api.push(repository, tag, stream=True, decode=True),
-            progress,
-            missing=False,
-        )
+        self._transfer("push", ref, progress)
 
-    def _stream(
-        self, what: str, request: Callable[[], Any], progress: Progress, *, missing: bool
-    ) -> None:
-        """Follow a pull or push stream, reporting bytes moved."""
+    def _transfer(self, verb: Literal["pull", "push"], ref: str, progress: Progress) -> None:
+        """Follow a pull or push of ``ref``, reporting bytes moved.
+
+        For a pull, "not found" means the registry lacks ``ref``; for a push it
+        is just another refusal.
+        """
+        repository, _, tag = ref.rpartition(":")
+        request = self.client.api.pull if verb == "pull" else self.client.api.push
+        what, missing = f"{verb}ing {ref}", verb == "pull"
         done: dict[str, int] = {}
         total: dict[str, int] = {}
-        finished = ("Pushed", "Layer already exists", "Download complete", "Pull complete")
+        finished = (
+            "Pushed",
+            "Layer already exists",
+            "Download complete",
+            "Pull complete",
+            "Already exists",
+        )
         try:
-            for event in request():
+            for event in request(repository, tag, stream=True, decode=True):
                 if "error" in event:
                     raise _transfer_error(what, str(event["error"]), missing=missing)
                 detail = event.get("progressDetail") or {}
@@ -187,7 +184,7 @@ class Docker:
                 if layer and detail.get("total"):
                     done[layer] = int(detail.get("current", 0))
                     total[layer] = int(detail["total"])
-                elif layer and event.get("status") in (*finished, "Already exists"):
+                elif layer and event.get("status") in finished:
                     done[layer] = total.get(layer, 0)
                 else:
                     continue
