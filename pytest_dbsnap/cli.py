@@ -29,7 +29,7 @@ import pytest
 
 from .docker import LABEL_PREFIX, labels_of
 from .errors import ConfigError, DbsnapError, ImageError, SnapshotNotFound
-from .plugin import RUNTIME
+from .fixtures import STATE
 from .progress import Meter, size_text
 from .reaper import reap, release_kept
 from .snapshot import identify, local_tag, share_snapshot
@@ -215,12 +215,13 @@ class Command:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> bool:
-        runtime = session.config.stash.get(RUNTIME, None)
-        if runtime is None:
+        state = session.config.stash.get(STATE, None)
+        if state is None:
             self.status = self.out.fail(
                 EXIT_USAGE, "pytest-dbsnap is disabled here (dbsnap_disable); unset it first"
             )
             return True
+        runtime = state.runtime()
         runtime.log = self.out.note
         runtime.progress = self.out.meter
         handler: Callable[[Runtime, argparse.Namespace, Output], None] = HANDLERS[self.args.command]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -140,7 +140,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("disable", "bool", "false", "turn the plugin off"),
 )
 
-_PROJECT = re.compile(r"[^a-z0-9._-]+")
+# One path component of a Docker repository name, as the daemon accepts it.
+_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_NOT_NAME = re.compile(r"[^a-z0-9._-]+")
+_SEPARATORS = re.compile(r"[._-]{2,}")
+
+
+def _project(given: str, rootdir: Path) -> str:
+    """The project name in snapshot tags: ``given`` if Docker accepts it, else an error.
+
+    The default, the rootdir's folder name, is turned into a valid one.
+    """
+    if not given:
+        name = _NOT_NAME.sub("-", rootdir.name.lower())
+        name = _SEPARATORS.sub(
+            lambda m: m[0] if m[0] == "__" or "-" * len(m[0]) == m[0] else "-", name
+        )
+        name = name.strip("._-")
+        return name if _COMPONENT.fullmatch(name) else "project"
+    given = given.strip().lower()
+    if not _COMPONENT.fullmatch(given) or len(given) > 100:
+        raise ConfigError(
+            f"dbsnap_project={given!r} is not a name Docker accepts in an image tag: use "
+            "lower-case letters and digits, separated by single '.', '_', '__' or dashes "
+            "(e.g. shop-api)"
+        )
+    return given
 
 
 @dataclass(frozen=True)
@@ -173,6 +198,8 @@ class Settings:
     disable: bool
     rootdir: Path
     docker_host: str = ""
+    given: frozenset[str] = dataclasses.field(default=frozenset(), compare=False)
+    """Names of the settings the user set (by flag, environment or ini)."""
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -191,7 +218,7 @@ class Settings:
         return self.host  # a local daemon: where the tests connect
 
 
-Lookup = Callable[[Setting], "str | Sequence[str] | None"]
+Lookup = Callable[[Setting], object]
 
 
 def resolve(
@@ -205,8 +232,9 @@ def resolve(
     ``flag`` and ``ini`` return ``None`` when the user did not set the value.
     """
     values: dict[str, object] = {}
+    given: set[str] = set()
     for setting in SETTINGS:
-        raw: str | Sequence[str] | None = flag(setting)
+        raw = flag(setting)
         source = setting.flag
         if raw is None and setting.env in environ:
             raw, source = environ[setting.env], setting.env
@@ -214,6 +242,8 @@ def resolve(
             raw, source = ini(setting), setting.ini
         if raw is None:
             raw, source = setting.default, "default"
+        else:
+            given.add(setting.name)
         values[setting.name] = _parse(setting, raw, source)
     docker_host = environ.get("DOCKER_HOST", "")
     values["host"] = values["host"] or remote_host(docker_host) or "127.0.0.1"
@@ -224,14 +254,18 @@ def resolve(
             f"{asked} needs a registry: set dbsnap_registry to a repository such as "
             "registry.example.com/team/app-db"
         )
-    project = str(values["project"]) or rootdir.name
-    values["project"] = _PROJECT.sub("-", project.lower()).strip("-._") or "project"
+    values["project"] = _project(str(values["project"]), rootdir)
     if not values["image"]:
         raise ConfigError(
             "dbsnap_image is empty: name a PostgreSQL image such as postgres:17 "
             "(ini dbsnap_image, flag --dbsnap-image or env DBSNAP_IMAGE)"
         )
-    return Settings(rootdir=rootdir, docker_host=docker_host, **values)  # type: ignore[arg-type]
+    return Settings(
+        rootdir=rootdir,
+        docker_host=docker_host,
+        given=frozenset(given),
+        **values,  # type: ignore[arg-type]
+    )
 
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
@@ -270,7 +304,15 @@ def _registry(text: str) -> str:
     return text
 
 
-def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:
+def _parse(setting: Setting, raw: object, source: str) -> object:
+    """``raw`` as ``setting`` wants it.
+
+    Flags, environment variables and ini files give text (or a list of text);
+    pytest 9's native ``[tool.pytest]`` table gives what TOML says: a bool, an
+    int, a float, a string or a list.
+    """
+    if isinstance(raw, (list, tuple)) and not all(isinstance(item, str) for item in raw):
+        raise ConfigError(f"{source}={raw!r} is not a list of strings: quote every entry")
     if setting.kind == "list":
         if isinstance(raw, str):
             try:
@@ -279,26 +321,35 @@ def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:
                 raise ConfigError(
                     f"{source}: cannot split {raw!r} into paths ({exc}); quote paths with spaces"
                 ) from None
-        return tuple(raw)
-    text = raw if isinstance(raw, str) else " ".join(raw)
-    text = text.strip()
+        if isinstance(raw, (list, tuple)):
+            return tuple(raw)
+        raise ConfigError(f"{source}={raw!r} is not a list: write a string or a list of strings")
+    if isinstance(raw, (list, tuple)):
+        if setting.kind != "str":
+            raise ConfigError(f"{source}={list(raw)!r} is a list: give one value")
+        raw = " ".join(raw)
+    if isinstance(raw, bool):
+        if setting.kind != "bool":
+            raise ConfigError(f"{source}={raw!r} is a boolean: {_wanted(setting)}")
+        return raw
+    if isinstance(raw, (int, float)):
+        if setting.kind not in ("count", "seconds"):
+            raise ConfigError(f"{source}={raw!r} is a number: {_wanted(setting)}")
+        raw = repr(raw)
+    text = str(raw).strip()
     if setting.kind == "bool":
         if text.lower() in TRUE:
             return True
         if text.lower() in FALSE:
             return False
-        raise ConfigError(
-            f"{source}={text!r} is not a boolean: use one of {', '.join(TRUE + FALSE[:-1])}"
-        )
+        raise ConfigError(f"{source}={text!r} is not a boolean: {_wanted(setting)}")
     if setting.kind == "choice":
         if text not in setting.choices:
-            raise ConfigError(
-                f"{source}={text!r} is not valid: use one of {', '.join(setting.choices)}"
-            )
+            raise ConfigError(f"{source}={text!r} is not valid: {_wanted(setting)}")
         return text
     if setting.kind == "count":
         if not text.isdigit() or int(text) < 1:
-            raise ConfigError(f"{source}={text!r} is not a count: use a whole number, 1 or more")
+            raise ConfigError(f"{source}={text!r} is not a count: {_wanted(setting)}")
         return int(text)
     if setting.kind == "seconds":
         try:
@@ -306,8 +357,19 @@ def _parse(setting: Setting, raw: str | Sequence[str], source: str) -> object:
         except ValueError:
             seconds = -1.0
         if not seconds > 0:
-            raise ConfigError(
-                f"{source}={text!r} is not a number of seconds: use a positive number"
-            )
+            raise ConfigError(f"{source}={text!r} is not a number of seconds: {_wanted(setting)}")
         return seconds
     return text
+
+
+def _wanted(setting: Setting) -> str:
+    """What a valid value of ``setting`` looks like, for error messages."""
+    if setting.kind == "bool":
+        return f"use one of {', '.join(TRUE + FALSE[:-1])}"
+    if setting.kind == "choice":
+        return f"use one of {', '.join(setting.choices)}"
+    if setting.kind == "count":
+        return "use a whole number, 1 or more"
+    if setting.kind == "seconds":
+        return "use a positive number"
+    return "use a string"

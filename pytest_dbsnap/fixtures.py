@@ -3,6 +3,9 @@
 ``dbsnap_db``, ``dbsnap_dsn`` and ``dbsnap_conn`` give every test a database
 that is exactly the seeded state. ``dbsnap_worker`` and ``dbsnap_worker_conn``
 give the database every test of the worker shares.
+
+Importing this module imports neither psycopg nor docker-py: a run whose tests
+ask for no database never loads them.
 """
 
 from __future__ import annotations
@@ -12,20 +15,34 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
 import pytest
 
 from .config import SETTINGS
 from .errors import DbsnapError
 
 if TYPE_CHECKING:
+    import psycopg
+
     from .engines.postgres import Database
     from .instance import Instance
     from .pool import Pool
     from .runtime import Copy, Runtime
+    from .state import State
 
 T = TypeVar("T")
 _CHOICES = {s.name: s.choices for s in SETTINGS if s.name in ("scope", "mode")}
+STATE = pytest.StashKey["State"]()
+
+
+def state_of(config: pytest.Config) -> State:
+    """This process's pytest-dbsnap state; fails the test when the plugin is disabled."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        pytest.fail(
+            "pytest-dbsnap is disabled (dbsnap_disable); unset it to use its fixtures",
+            pytrace=False,
+        )
+    return state
 
 
 def _or_fail(make: Callable[[], T], runtime: Runtime | None = None) -> T:
@@ -63,10 +80,19 @@ def lease(runtime: Runtime, mode: str) -> Lease:
 
 
 def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str, str]:
-    """(scope, mode) for ``node``: its closest ``dbsnap`` marker over the settings."""
-    marker = node.get_closest_marker("dbsnap")
-    chosen = {"scope": runtime.settings.scope, "mode": runtime.settings.mode}
-    if marker is not None:
+    """(scope, mode) for ``node``: its ``dbsnap`` markers over the settings.
+
+    Markers on the test, its class and its module merge; for each keyword the
+    closest one wins.
+    """
+    chosen: dict[str, str] = {}
+    for marker in node.iter_markers("dbsnap"):  # closest first
+        if marker.args:
+            pytest.fail(
+                f"@pytest.mark.dbsnap{marker.args!r} on {node.nodeid} takes keywords only: "
+                "write scope=... or mode=...",
+                pytrace=False,
+            )
         for name, value in marker.kwargs.items():
             if name not in _CHOICES or value not in _CHOICES[name]:
                 accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in _CHOICES.items())
@@ -75,23 +101,26 @@ def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str
                     f"use {accepted}",
                     pytrace=False,
                 )
-            chosen[name] = value
-    return chosen["scope"], chosen["mode"]
+            chosen.setdefault(name, value)
+    return (
+        chosen.get("scope", runtime.settings.scope),
+        chosen.get("mode", runtime.settings.mode),
+    )
 
 
 @pytest.fixture(scope="session")
-def dbsnap_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
-    """This process's pytest-dbsnap state; emptied at the end of the session."""
-    from .plugin import runtime_of
-
-    runtime = runtime_of(request.config)
+def _dbsnap_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """This process's engine-side state (internal); emptied at the end of the session."""
+    state = state_of(request.config)
+    state.asked = True
+    runtime = state.runtime()
     yield runtime
     for problem in runtime.close():  # a failed cleanup must not hide the test results
         warnings.warn(f"dbsnap: {problem}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
-def dbsnap_worker(dbsnap_runtime: Runtime) -> Database:
+def dbsnap_worker(_dbsnap_runtime: Runtime) -> Database:
     """This worker's database: one container from the snapshot per xdist worker.
 
     Every test in the same worker shares it, so committed writes are seen by
@@ -99,7 +128,7 @@ def dbsnap_worker(dbsnap_runtime: Runtime) -> Database:
     ``host``, ``port``, ``user``, ``password``, ``dbname``, ``dsn`` (libpq
     conninfo) and ``url`` (``postgresql://``, for SQLAlchemy).
     """
-    return _or_fail(dbsnap_runtime.worker_database)
+    return _or_fail(_dbsnap_runtime.worker_database)
 
 
 @pytest.fixture
@@ -108,7 +137,7 @@ def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[A
 
     Nothing is committed for you: uncommitted work is rolled back at close.
     """
-    conn = psycopg.connect(dbsnap_worker.dsn)
+    conn = dbsnap_worker.connect()
     try:
         yield conn
     finally:
@@ -116,10 +145,17 @@ def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[A
 
 
 @pytest.fixture(scope="module")
-def dbsnap_module_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) -> Iterator[Database]:
-    """A pristine database shared by the tests of one module."""
-    _, mode = options(request.node, dbsnap_runtime)
-    lent = lease(dbsnap_runtime, mode)
+def dbsnap_module_db(
+    request: pytest.FixtureRequest, _dbsnap_runtime: Runtime
+) -> Iterator[Database]:
+    """A pristine database shared by the tests of one module.
+
+    Under ``pytest -n``, the module's tests that run in one worker share it:
+    with ``--dist load`` a module's tests spread over the workers, each with
+    its own copy; ``--dist loadscope`` or ``loadfile`` keeps them together.
+    """
+    _, mode = options(request.node, _dbsnap_runtime)
+    lent = lease(_dbsnap_runtime, mode)
     try:
         yield lent.database
     finally:
@@ -127,7 +163,7 @@ def dbsnap_module_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) ->
 
 
 @pytest.fixture
-def dbsnap_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) -> Iterator[Database]:
+def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Iterator[Database]:
     """A database that is exactly the seeded state, for this test alone.
 
     The code under test may open its own connections and pools to it and commit
@@ -136,20 +172,20 @@ def dbsnap_db(request: pytest.FixtureRequest, dbsnap_runtime: Runtime) -> Iterat
     or of the worker; ``mode="container"`` gives a whole container instead of a
     copy inside the worker's.
     """
-    scope, mode = options(request.node, dbsnap_runtime)
+    scope, mode = options(request.node, _dbsnap_runtime)
     if scope == "worker":
         yield request.getfixturevalue("dbsnap_worker")
         return
     if scope == "module":
         yield request.getfixturevalue("dbsnap_module_db")
         return
-    lent = lease(dbsnap_runtime, mode)
+    lent = lease(_dbsnap_runtime, mode)
     request.node.stash[LEASE] = lent
     try:
         yield lent.database
     finally:
         del request.node.stash[LEASE]
-        if dbsnap_runtime.settings.keep and request.node.stash.get(FAILED, False):
+        if _dbsnap_runtime.settings.keep and request.node.stash.get(FAILED, False):
             lent.keep()
         else:
             lent.give_back()
@@ -164,7 +200,7 @@ def dbsnap_dsn(dbsnap_db: Database) -> str:
 @pytest.fixture
 def dbsnap_conn(dbsnap_db: Database) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection to this test's pristine database, closed after it."""
-    conn = psycopg.connect(dbsnap_db.dsn)
+    conn = dbsnap_db.connect()
     try:
         yield conn
     finally:

@@ -1,71 +1,61 @@
 """The pytest face of pytest-dbsnap: options, xdist wiring and per-process state.
 
-The xdist controller builds (or finds) the snapshot in a ``tryfirst``
-``pytest_sessionstart``, before xdist starts its workers, and hands the tag to
-each worker through ``workerinput``. Each worker, or the single process without
-xdist, starts its own container from it the first time a test asks.
+Installing the plugin changes nothing for a run whose tests ask for no
+database: no Docker call, no import of docker-py or psycopg. Each process (an
+xdist worker, or the single process without xdist) finds or builds the
+snapshot and starts its container the first time a test asks.
+
+When the project configures pytest-dbsnap, the xdist controller prepares the
+snapshot early, in a ``tryfirst`` ``pytest_sessionstart`` before xdist starts
+its workers, and hands it to each through ``workerinput``; a failure there
+reaches only the tests that ask for a database.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import os
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
 from . import hooks
-from .config import SETTINGS, Setting, Settings, resolve
+from .config import SETTINGS, Setting, resolve
 from .errors import DbsnapError
 from .fixtures import (
     FAILED,
     LEASE,
+    STATE,
+    _dbsnap_runtime,
     dbsnap_conn,
     dbsnap_db,
     dbsnap_dsn,
     dbsnap_module_db,
-    dbsnap_runtime,
     dbsnap_worker,
     dbsnap_worker_conn,
 )
 from .progress import Meter
-from .runtime import Runtime
-from .seed import (
-    PythonSeed,
-    SeedPlan,
-    SeedStep,
-    ShellCommand,
-    expand_seed,
-    expand_watch,
-    flatten_extra,
-)
-from .snapshot import Snapshot
+from .state import State
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Sequence
+    from collections.abc import Generator
 
     from _pytest.terminal import TerminalReporter
 
-    from .engines.postgres import Database
-    from .instance import Instance
-
 __all__ = [
-    "RUNTIME",
+    "STATE",
+    "_dbsnap_runtime",
     "dbsnap_conn",
     "dbsnap_db",
     "dbsnap_dsn",
     "dbsnap_module_db",
-    "dbsnap_runtime",
     "dbsnap_worker",
     "dbsnap_worker_conn",
 ]
 
-RUNTIME = pytest.StashKey[Runtime]()
 WorkerReport = dict[str, Any]
 WORKER_REPORTS = pytest.StashKey[list[WorkerReport]]()
+CRASHED = pytest.StashKey[list[str]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -105,6 +95,21 @@ def _ini_type(setting: Setting) -> Literal["args", "string"]:
     return "args" if setting.kind == "list" else "string"
 
 
+def _ini(config: pytest.Config, setting: Setting) -> object:
+    """The ini value of ``setting``, as written (``None`` when unset).
+
+    pytest 9's native ``[tool.pytest]`` table keeps TOML's types (``3``,
+    ``false``, a string where a list is registered), which ``getini`` refuses
+    for the types pytest 8.3 knows; then the value is taken as written and
+    checked by :func:`~pytest_dbsnap.config.resolve` like any other.
+    """
+    try:
+        return config.getini(setting.ini)
+    except pytest.UsageError:
+        entry = getattr(config, "_inicfg", {}).get(setting.ini)
+        return getattr(entry, "value", entry)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -112,34 +117,26 @@ def pytest_configure(config: pytest.Config) -> None:
         "(scope: function, module or worker; mode: clone or container)",
     )
     rootdir = config.inipath.parent if config.inipath else config.rootpath
-
-    def flag(setting: Setting) -> str | None:
-        value: str | None = config.getoption(setting.ini, None)
-        return value
-
-    def ini(setting: Setting) -> str | Sequence[str] | None:
-        value: str | list[str] | None = config.getini(setting.ini)
-        return value
-
     try:
-        settings = resolve(rootdir, flag, ini, os.environ)
+        settings = resolve(
+            rootdir,
+            lambda setting: config.getoption(setting.ini, None),
+            lambda setting: _ini(config, setting),
+            os.environ,
+        )
     except DbsnapError as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings.disable:
         return
-
-    runtime = Runtime(settings, plan=lambda: _seed_plan(config, settings))
+    state = State(config, settings)
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
-        runtime.role = str(workerinput.get("workerid", "worker"))
-        runtime.owner = False  # the controller's sentinel speaks for the session
-        handed = workerinput.get("dbsnap")
-        if handed:
-            runtime.session = handed["session"]
-            runtime.snapshot = Snapshot.from_dict(handed["snapshot"])
-    config.stash[RUNTIME] = runtime
+        state.role = str(workerinput.get("workerid", "worker"))
+        state.take(workerinput.get("dbsnap") or {})
+    config.stash[STATE] = state
     config.stash[WORKER_REPORTS] = []
-    config.add_cleanup(runtime.close_quietly)  # a safety net behind dbsnap_runtime
+    config.stash[CRASHED] = []
+    config.add_cleanup(state.close_quietly)  # a safety net behind _dbsnap_runtime
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dbsnap-xdist")
 
@@ -147,22 +144,28 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    runtime = config.stash.get(RUNTIME, None)
-    if runtime is None or not config.pluginmanager.hasplugin("dsession"):
+    state = config.stash.get(STATE, None)
+    if state is None:
         return
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        meter = Meter(lambda text: terminal.write_line(f"dbsnap:   {text}"))
+    state.record_hooks()
+    if config.pluginmanager.hasplugin("dsession") and _likely_needed(config, state):
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        meter = Meter(lambda text: terminal.write_line(f"dbsnap:   {text}") if terminal else None)
 
         def log(line: str) -> None:
             meter.finish()
-            terminal.write_line(f"dbsnap: {line}")
+            if terminal is not None:
+                terminal.write_line(f"dbsnap: {line}")
 
-        runtime.log, runtime.progress = log, meter
-    try:
-        runtime.ensure_snapshot()
-    except DbsnapError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        state.prepare(log, meter)
+
+
+def _likely_needed(config: pytest.Config, state: State) -> bool:
+    """Whether the controller should prepare the snapshot before the workers start."""
+    option = config.option
+    if getattr(option, "showfixtures", False) or getattr(option, "show_fixtures_per_test", False):
+        return False
+    return state.configured
 
 
 @pytest.hookimpl(wrapper=True)
@@ -172,9 +175,10 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed:
         item.stash[FAILED] = True
-        runtime = item.config.stash.get(RUNTIME, None)
+        state = item.config.stash.get(STATE, None)
         lent = item.stash.get(LEASE, None)
-        if runtime is not None and runtime.settings.keep and lent is not None:
+        if state is not None and state.settings.keep and lent is not None:
+            runtime = state.runtime()
             report.sections.append(
                 ("dbsnap", f"kept this test's database: {runtime.engine.describe(lent.database)}")
             )
@@ -184,18 +188,19 @@ def pytest_runtest_makereport(
 @pytest.hookimpl(trylast=True)  # after pytest tears down the session's fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    runtime = config.stash.get(RUNTIME, None)
-    if runtime is None:
+    state = config.stash.get(STATE, None)
+    if state is None:
         return
-    if session.exitstatus != pytest.ExitCode.INTERRUPTED:
-        runtime.share()  # dbsnap_push: after the tests, so that they start sooner
-    for problem in runtime.close():  # harmless when done already
-        warnings.warn(f"dbsnap: {problem}", stacklevel=1)
-    if not runtime.started:
-        return
-    # Session fixtures are gone by now: xdist and pytest tear them down with
-    # the last test. What started is remembered in runtime.started.
-    report = instance_report(runtime, runtime.started[0])
+    if state.has_runtime:
+        runtime = state.runtime()
+        if session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            runtime.share()  # dbsnap_push: after the tests, so that they start sooner
+        for problem in runtime.close():  # harmless when done already
+            warnings.warn(f"dbsnap: {problem}", stacklevel=1)
+    elif config.stash[CRASHED] and state.owner:
+        # Workers that looked after themselves and died: remove what they left.
+        state.runtime().sweep_quietly()
+    report = state.report()
     workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["dbsnap"] = report
@@ -207,117 +212,77 @@ class XdistHooks:
     """Hooks of pytest-xdist, registered only when xdist is installed."""
 
     def pytest_configure_node(self, node: Any) -> None:
-        runtime = node.config.stash.get(RUNTIME, None)
-        if runtime is not None and runtime.snapshot is not None:
-            node.workerinput["dbsnap"] = {
-                "session": runtime.session,
-                "snapshot": runtime.snapshot.as_dict(),
-            }
+        state = node.config.stash.get(STATE, None)
+        if state is not None:
+            node.workerinput["dbsnap"] = state.handout()
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         report = getattr(node, "workeroutput", {}).get("dbsnap")
         if report:
             node.config.stash[WORKER_REPORTS].append(report)
+        elif error is not None and STATE in node.config.stash:
+            node.config.stash[CRASHED].append(str(node.gateway.id))
 
 
 def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) -> None:
-    runtime = config.stash.get(RUNTIME, None)
-    if runtime is None or runtime.snapshot is None or hasattr(config, "workerinput"):
+    if STATE not in config.stash or hasattr(config, "workerinput"):
         return
     reports = config.stash[WORKER_REPORTS]
-    snapshot = runtime.snapshot
-    t = snapshot.timings
-    if snapshot.built:
+    lines, warned = summary_lines(reports)
+    if not lines and not warned:
+        return
+    terminalreporter.write_sep("-", "dbsnap")
+    for line in warned:
+        terminalreporter.write_line(f"dbsnap: {line}", yellow=True)
+    for line in lines:
+        terminalreporter.write_line(line)
+
+
+def summary_lines(reports: list[WorkerReport]) -> tuple[list[str], list[str]]:
+    """The dbsnap section of the summary, from every process's report: (lines, warnings)."""
+    snapshots = [r["snapshot"] for r in reports if r.get("snapshot")]
+    asked = any(r.get("asked") for r in reports)
+    failures = list(dict.fromkeys(r["failure"] for r in reports if r.get("failure")))
+    warned = list(dict.fromkeys(w for r in reports for w in r.get("warnings", ())))
+    if not asked and not snapshots:
+        return [], []
+    lines: list[str] = []
+    warned += [f"no database for the tests that asked: {failure}" for failure in failures]
+    if snapshots:
+        # The process that built it says so; the controller's report (last) knows
+        # of the push too.
+        snapshot = next((s for s in reversed(snapshots) if s.get("built")), snapshots[-1])
+        lines.append(f"snapshot {snapshot['tag']} ({_how(snapshot)})")
+    starts = sorted(float(r["start_seconds"]) for r in reports if r.get("container"))
+    if starts:
+        lines.append(
+            f"{len(starts)} database container(s) started in "
+            f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max"
+        )
+    reaped = sum(int(r.get("reaped", 0)) for r in reports)
+    if reaped:
+        lines.append(f"removed {reaped} container(s) left by dead sessions")
+    made = sum(int(r.get("copies_made", 0)) for r in reports)
+    reused = sum(int(r.get("copies_reused", 0)) for r in reports)
+    if made or reused:
+        lines.append(f"pristine databases: {made} copies made, {reused} handed out again untouched")
+    lines += [f"kept {r['container']}: {r['kept']}" for r in reports if r.get("kept")]
+    return lines, warned
+
+
+def _how(snapshot: dict[str, Any]) -> str:
+    t: dict[str, float] = snapshot.get("timings") or {}
+    if snapshot.get("built"):
         how = (
             f"cache miss: built in {t.get('start', 0) + t.get('seed', 0) + t.get('commit', 0):.1f}s"
             f" (start {t.get('start', 0):.1f}s, seeding {t.get('seed', 0):.1f}s,"
             f" commit {t.get('commit', 0):.1f}s)"
         )
-    elif snapshot.pulled_from:
-        pulled = f"pulled from {snapshot.pulled_from} in {t.get('pull', 0):.1f}s"
+    elif snapshot.get("pulled_from"):
+        pulled = f"pulled from {snapshot['pulled_from']} in {t.get('pull', 0):.1f}s"
         how = f"cache hit: {pulled}, nothing seeded"
     else:
         how = "cache hit: nothing seeded"
-    if snapshot.pushed_to:
-        how += f"; pushed to {snapshot.pushed_to} in {t.get('push', 0):.1f}s"
-    terminalreporter.write_sep("-", "dbsnap")
-    for warning in runtime.warnings:
-        terminalreporter.write_line(f"dbsnap: {warning}", yellow=True)
-    terminalreporter.write_line(f"snapshot {snapshot.tag} ({how})")
-    if reports:
-        starts = sorted(float(r["start_seconds"]) for r in reports)
-        terminalreporter.write_line(
-            f"{len(reports)} database container(s) started in "
-            f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max"
-        )
-    if runtime.reaped:
-        terminalreporter.write_line(
-            f"removed {len(runtime.reaped)} container(s) left by dead sessions"
-        )
-    made = sum(int(r.get("copies_made", 0)) for r in reports)
-    reused = sum(int(r.get("copies_reused", 0)) for r in reports)
-    if made or reused:
-        terminalreporter.write_line(
-            f"pristine databases: {made} copies made, {reused} handed out again untouched"
-        )
-    for report in reports:
-        if report.get("kept"):
-            terminalreporter.write_line(f"kept {report['container']}: {report['kept']}")
-
-
-def instance_report(runtime: Runtime, instance: Instance) -> dict[str, Any]:
-    """What a process tells the summary about its container."""
-    return {
-        "container": instance.name,
-        "start_seconds": instance.start_seconds,
-        "kept": runtime.engine.describe(instance.database) if runtime.settings.keep else "",
-        "copies_made": runtime.copies_made,
-        "copies_reused": runtime.copies_reused,
-    }
-
-
-def runtime_of(config: pytest.Config) -> Runtime:
-    runtime = config.stash.get(RUNTIME, None)
-    if runtime is None:
-        pytest.fail(
-            "pytest-dbsnap is disabled (dbsnap_disable); unset it to use its fixtures",
-            pytrace=False,
-        )
-    return runtime
-
-
-def _seed_plan(config: pytest.Config, settings: Settings) -> SeedPlan:
-    rootdir = settings.rootdir
-    steps: list[SeedStep] = list(expand_seed(settings.seed, rootdir))
-    if settings.seed_command:
-        steps.append(ShellCommand(settings.seed_command, rootdir))
-    # pluggy calls the most recently registered implementation first.
-    for impl in reversed(config.pluginmanager.hook.pytest_dbsnap_seed.get_hookimpls()):
-        steps.append(_python_seed(impl.function, impl.argnames, config, rootdir))
-    extra: list[str] = [settings.cache_key] if settings.cache_key else []
-    extra += flatten_extra(config.hook.pytest_dbsnap_cache_key(config=config))
-    return SeedPlan(
-        steps=tuple(steps),
-        watched=expand_watch(settings.watch, rootdir),
-        extra=tuple(extra),
-        rootdir=rootdir,
-    )
-
-
-def _python_seed(
-    function: Any, argnames: Sequence[str], config: pytest.Config, rootdir: Path
-) -> PythonSeed:
-    try:
-        source = inspect.getsource(function)
-        where = Path(inspect.getsourcefile(function) or "?")
-    except (OSError, TypeError):
-        source, where = function.__qualname__, Path(function.__module__)
-    with contextlib.suppress(ValueError):
-        where = where.resolve().relative_to(rootdir.resolve())
-    name = f"{where.as_posix()}::{function.__name__}"
-
-    def run(database: Database) -> None:
-        given = {"database": database, "config": config}
-        function(**{arg: given[arg] for arg in argnames})
-
-    return PythonSeed(name=name, fingerprint=source, run=run)
+    if snapshot.get("pushed_to"):
+        how += f"; pushed to {snapshot['pushed_to']} in {t.get('push', 0):.1f}s"
+    return how

@@ -116,10 +116,10 @@ def sweep(docker: Docker, session: str, *, spare: set[str] | None = None) -> lis
     return removed
 
 
-def mark_kept(docker: Docker, image: str, labels: dict[str, Any]) -> Container:
+def mark_kept(docker: Docker, image: str, labels: dict[str, Any], role: str) -> Container:
     """Record that ``keep`` wants this session's containers left alone."""
     return docker.create(
-        name=f"dbsnap-kept-{labels[SESSION]}",
+        name=f"dbsnap-kept-{labels[SESSION]}-{role}",
         image=image,
         labels={**labels, KIND: "kept"},
         entrypoint=["true"],

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .config import Settings
 from .docker import Docker, Progress
@@ -101,6 +101,35 @@ class Runtime:
             self.reaped = reap(docker, self.settings.project)
             if self.reaped:
                 self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
+
+    def refuse(self, error: DbsnapError) -> None:
+        """Fail every later request for a database with ``error`` (unless one failed already)."""
+        if self._failure is None:
+            self._failure = error
+
+    def report(self) -> dict[str, Any]:
+        """What this process tells the session's summary (plain data, for xdist)."""
+        instance = self.started[0] if self.started else None
+        snapshot = self.snapshot
+        return {
+            "snapshot": snapshot.as_dict() if snapshot is not None else None,
+            "failure": str(self._failure) if self._failure is not None else "",
+            "warnings": list(self.warnings),
+            "reaped": len(self.reaped),
+            "container": instance.name if instance else "",
+            "start_seconds": instance.start_seconds if instance else 0.0,
+            "kept": self.engine.describe(instance.database)
+            if instance and self.settings.keep
+            else "",
+            "copies_made": self.copies_made,
+            "copies_reused": self.copies_reused,
+        }
+
+    def sweep_quietly(self) -> None:
+        """Remove every container of this session (workers that died left some)."""
+        with contextlib.suppress(Exception):
+            sweep(self.docker(), self.session)
+        self.close()
 
     def warn(self, line: str) -> None:
         """Log ``line`` now and keep it for the end of the session's report."""
@@ -251,9 +280,11 @@ class Runtime:
             try:
                 if self.settings.keep:
                     labels = {**owner_labels(self.session), PROJECT: self.settings.project}
-                    mark_kept(self.docker(), self.settings.image, labels)
-                else:
-                    # Containers of workers that died without cleaning up.
+                    mark_kept(self.docker(), self.settings.image, labels, self.role)
+                elif self.role == "main":
+                    # Containers of workers that died without cleaning up. A
+                    # worker that keeps its own sentinel leaves this to the
+                    # controller: its siblings may still be running.
                     sweep(self.docker(), self.session)
             except Exception as exc:
                 problems.append(f"could not clean up session {self.session}: {exc}")

@@ -63,6 +63,22 @@ class Project:
             text=True,
         )
 
+    def assert_database_error(
+        self, result: pytest.RunResult, expected: str, *more: str, passed: int = 0
+    ) -> None:
+        """The tests that asked for a database errored with ``expected`` (an fnmatch
+        pattern of the error's first line, ``more`` its next lines), ``passed`` others
+        ran, and the dbsnap summary says it once."""
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+        outcomes = result.parseoutcomes()
+        assert outcomes.get("errors", 0) >= 1, result.stdout.str()
+        assert outcomes.get("passed", 0) == passed, "the tests without a database must still run"
+        result.stdout.fnmatch_lines(["*ERROR at setup of *", f"dbsnap: {expected}", *more])
+        summary = f"dbsnap: no database for the tests that asked: {expected}"
+        result.stdout.fnmatch_lines([summary, *more])
+        said = [ln for ln in result.outlines if ln.startswith("dbsnap: no database")]
+        assert len(said) == 1, said
+
     def images(self) -> list[Image]:
         """Snapshots built by this project, or tagged for it (found by key elsewhere)."""
         built = self.client.images.list(filters={"label": f"dbsnap.project={self.name}"})

@@ -44,12 +44,10 @@ def test_an_image_that_is_not_postgres(
     project.ini()
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
-    assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        [
-            f"ERROR: image '{not_postgres}' does not look like PostgreSQL (no PG_MAJOR in its "
-            "environment, command: no command); set dbsnap_image to postgres:17 or an image*"
-        ]
+    project.assert_database_error(
+        result,
+        f"image '{not_postgres}' does not look like PostgreSQL (no PG_MAJOR in its "
+        "environment, command: no command); set dbsnap_image to postgres:17 or an image*",
     )
     assert project.images() == []
 
@@ -58,12 +56,10 @@ def test_startup_timeout_names_the_container_and_shows_its_logs(project: Project
     project.ini(startup_timeout="0.3")
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
-    assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: container dbsnap-seed-* did not accept queries within 0.3s (last error: *); "
-            "raise dbsnap_startup_timeout or check the image. Last log lines:"
-        ]
+    project.assert_database_error(
+        result,
+        "container dbsnap-seed-* did not accept queries within 0.3s (last error: *); "
+        "raise dbsnap_startup_timeout or check the image. Last log lines:",
     )
     assert project.images() == []
 
@@ -102,10 +98,10 @@ def test_docker_socket_not_permitted(project: Project) -> None:
         )
     assert result.returncode != 0
     expected = (
-        f"ERROR: cannot reach the Docker daemon at unix://{path} (Permission denied); "
+        f"dbsnap: cannot reach the Docker daemon at unix://{path} (Permission denied); "
         "add your user to the docker group or run with access to the socket"
     )
-    assert expected in result.stderr.splitlines(), result.stdout + result.stderr
+    assert expected in result.stdout.splitlines(), result.stdout + result.stderr
 
 
 def test_three_sessions_with_four_workers_each_build_once(project: Project) -> None:

@@ -11,7 +11,7 @@ import pytest
 from .project import Project
 
 GOOD = "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (1), (2);\n"
-TEST = "def test_db(dbsnap_worker_conn):\n    pass\n"
+TEST = "def test_db(dbsnap_worker_conn):\n    pass\n\ndef test_plain():\n    pass\n"
 
 
 @pytest.mark.parametrize("xdist", [True, False], ids=["xdist", "single"])
@@ -39,10 +39,7 @@ def test_failing_seed_sql_names_file_and_line(
     project.write("test_db.py", TEST)
     result = project.run(*(["-n", "2"] if xdist else []))
     assert result.ret != 0
-    if xdist:
-        result.stderr.fnmatch_lines([f"ERROR: {expected}"])
-    else:
-        result.stdout.fnmatch_lines([f"dbsnap: {expected}"])
+    project.assert_database_error(result, expected, passed=1)
     assert project.images() == []
 
 
@@ -51,13 +48,12 @@ def test_failing_seed_command_shows_its_output_tail(project: Project) -> None:
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: seed command * exited with status 3 (run in *); fix it and run again. "
-            "Last output lines:",
-            "step one",
-            "relation users missing",
-        ]
+    project.assert_database_error(
+        result,
+        "seed command * exited with status 3 (run in *); fix it and run again. Last output lines:",
+        "step one",
+        "relation users missing",
+        passed=1,
     )
     assert project.images() == []
 
@@ -74,11 +70,11 @@ def test_seed_hook_that_raises(project: Project) -> None:
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: seed hook conftest.py::pytest_dbsnap_seed raised LookupError: "
-            "no migration named 0042; fix the hook and run again"
-        ]
+    project.assert_database_error(
+        result,
+        "seed hook conftest.py::pytest_dbsnap_seed raised LookupError: "
+        "no migration named 0042; fix the hook and run again",
+        passed=1,
     )
     assert project.images() == []
 
@@ -88,21 +84,20 @@ def test_missing_seed_file(project: Project) -> None:
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(["ERROR: dbsnap_seed: 'db/nope.sql' does not exist (looked in *"])
+    project.assert_database_error(
+        result, "dbsnap_seed: 'db/nope.sql' does not exist (looked in *", passed=1
+    )
 
 
 def test_docker_not_reachable(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{project.path}/no-docker.sock")
     project.ini()
     project.write("test_db.py", TEST)
-    result = project.run("-n", "2")
-    assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        ["ERROR: cannot reach the Docker daemon at unix://*/no-docker.sock (*); start the Docker*"]
-    )
-    single = project.run()
-    single.assert_outcomes(errors=1)
-    single.stdout.fnmatch_lines(["dbsnap: cannot reach the Docker daemon at *"])
+    expected = "cannot reach the Docker daemon at unix://*/no-docker.sock (*); start the Docker*"
+    for args in (["-n", "2"], []):
+        result = project.run(*args)
+        assert result.ret != 0
+        project.assert_database_error(result, expected, passed=1)
 
 
 def test_missing_image(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,8 +106,10 @@ def test_missing_image(project: Project, monkeypatch: pytest.MonkeyPatch) -> Non
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        ["ERROR: image 'dbsnap-test/does-not-exist:1' is not on this Docker host and pulling*"]
+    project.assert_database_error(
+        result,
+        "image 'dbsnap-test/does-not-exist:1' is not on this Docker host and pulling*",
+        passed=1,
     )
 
 
@@ -141,10 +138,8 @@ def test_container_that_exits_at_start_shows_its_logs(project: Project) -> None:
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: container dbsnap-seed-* exited (exited) before PostgreSQL was ready*",
-            '*unrecognized configuration parameter "no_such_setting"*',
-        ]
+    project.assert_database_error(
+        result, "container dbsnap-seed-* exited (exited) before PostgreSQL was ready*", passed=1
     )
+    result.stdout.fnmatch_lines(['*unrecognized configuration parameter "no_such_setting"*'])
     assert project.images() == []

@@ -67,7 +67,7 @@ def test_a_snapshot_missing_from_the_registry_is_built_or_fails_as_configured(
 
     strict = project.run("-n", "2", "--dbsnap-on-pull-failure=fail")
     assert strict.ret != 0
-    [line] = [line for line in strict.stderr.lines if line.startswith("ERROR:")]
+    [line] = [ln for ln in strict.outlines if ln.startswith("dbsnap: no database for the")]
     assert "the registry has no such image" in line
     assert "(dbsnap_on_pull_failure=fail)" in line
     assert project.seed_runs() == 0
@@ -97,8 +97,8 @@ def test_an_unreachable_registry_says_so_and_builds_by_default(project: Project)
 
     project.write("db/02_more.sql", "INSERT INTO item VALUES (1000, 'x');")
     strict = project.run("-n", "2", "--dbsnap-on-pull-failure=fail")
-    assert strict.ret == pytest.ExitCode.USAGE_ERROR
-    [line] = [line for line in strict.stderr.lines if line.startswith("ERROR:")]
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+    [line] = [ln for ln in strict.outlines if ln.startswith("dbsnap: no database for the")]
     assert f"pulling {closed}/team/db:" in line
     assert "connection refused" in line
 

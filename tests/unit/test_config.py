@@ -62,9 +62,68 @@ def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str, mess
     assert "\n" not in str(info.value)
 
 
-def test_project_is_sanitised_for_a_docker_tag(tmp_path: Path) -> None:
-    settings = resolve(tmp_path, lookup({"project": "My Shop/API"}), lookup({}), {})
-    assert settings.project == "my-shop-api"
+@pytest.mark.parametrize(
+    ("folder", "project"),
+    [("My Shop", "my-shop"), ("api..v2", "api-v2"), ("._x", "x"), ("__", "project")],
+)
+def test_the_default_project_is_the_rootdir_made_valid(
+    tmp_path: Path, folder: str, project: str
+) -> None:
+    rootdir = tmp_path / folder
+    assert resolve(rootdir, lookup({}), lookup({}), {}).project == project
+
+
+@pytest.mark.parametrize("name", ["My Shop/API", "a..b", "a._b", "-a", "a-", "x" * 101])
+def test_a_project_name_docker_rejects_is_an_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match=r"dbsnap_project=.* is not a name Docker accepts"):
+        resolve(tmp_path, lookup({"project": name}), lookup({}), {})
+
+
+def test_a_valid_project_name_is_kept_in_lower_case(tmp_path: Path) -> None:
+    settings = resolve(tmp_path, lookup({}), lookup({"project": "Shop_API.v2__x--y"}), {})
+    assert settings.project == "shop_api.v2__x--y"
+
+
+def test_native_toml_values(tmp_path: Path) -> None:
+    """pytest 9's [tool.pytest] table gives ints, floats, bools, strings and lists."""
+    ini = lookup(
+        {
+            "pool_size": 3,
+            "startup_timeout": 7.5,
+            "lock_timeout": 30,
+            "push": False,
+            "keep": True,
+            "seed": "a.sql",
+            "watch": ["m/*.py", "n.py"],
+            "image": "postgres:17",
+        }
+    )
+    settings = resolve(tmp_path, lookup({}), ini, {})
+    assert settings.pool_size == 3
+    assert settings.startup_timeout == 7.5
+    assert settings.lock_timeout == 30
+    assert (settings.push, settings.keep) == (False, True)
+    assert settings.seed == ("a.sql",)
+    assert settings.watch == ("m/*.py", "n.py")
+    assert settings.given >= {"pool_size", "seed", "push"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("pool_size", True, "dbsnap_pool_size=True is a boolean: use a whole number"),
+        ("keep", 1, "dbsnap_keep=1 is a number: use one of 1, true"),
+        ("pool_size", 2.5, "dbsnap_pool_size='2.5' is not a count"),
+        ("seed", 3, "dbsnap_seed=3 is not a list"),
+        ("seed", ["a.sql", 2], "is not a list of strings"),
+        ("scope", ["module"], "is a list: give one value"),
+    ],
+)
+def test_native_toml_values_of_the_wrong_type(
+    tmp_path: Path, name: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve(tmp_path, lookup({}), lookup({name: value}), {})
 
 
 def test_every_setting_has_three_spellings() -> None:
