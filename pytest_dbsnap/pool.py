@@ -5,6 +5,10 @@ containers), made by one background thread, so :meth:`Pool.acquire` only
 takes one from a queue. Used items go back to the thread to be destroyed, or
 straight back to the queue when the caller proved them untouched. Knows no
 pytest and no Docker.
+
+An item lent to a caller is the caller's until it gives it back or the pool
+closes: a ``make`` that fails (after its retries) fails the callers that wait
+for an item, with the cause, and touches nothing that is lent.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from .errors import DbsnapError
 
 T = TypeVar("T")
+
+RETRY_DELAYS: tuple[float, ...] = (0.2, 1.0)
+"""Seconds to wait before each retry of a failed ``make``."""
 
 
 class PoolError(DbsnapError):
@@ -35,14 +42,14 @@ class Pool(Generic[T]):
         destroy: Callable[[T], None],
         size: int,
         inspect: Callable[[T], bool] | None = None,
-        on_thread_exit: Callable[[], None] = lambda: None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         self.name = name
         self._make = make
         self._destroy = destroy
         self._inspect = inspect
         self._size = max(1, size)
-        self._on_thread_exit = on_thread_exit
+        self._retry_delays = tuple(retry_delays)
         self._cond = threading.Condition()
         self._ready: deque[T] = deque()
         self._used: deque[T] = deque()
@@ -50,7 +57,8 @@ class Pool(Generic[T]):
         self._lent: list[T] = []
         self._kept: list[T] = []
         self._closing = False
-        self._error: BaseException | None = None
+        self._failure: BaseException | None = None  # make gave up: no more items
+        self._problem: BaseException | None = None  # a destroy failed
         self._thread = threading.Thread(target=self._run, name=f"dbsnap-{name}", daemon=True)
         self.made = 0
         self.destroyed = 0
@@ -60,14 +68,21 @@ class Pool(Generic[T]):
         self._thread.start()
         return self
 
+    @property
+    def ready(self) -> int:
+        """How many items are ready now."""
+        with self._cond:
+            return len(self._ready)
+
     def acquire(self, timeout: float) -> T:
         """A ready item; waits for the thread only when none is ready yet."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while not self._ready:
+                if self._failure is not None:
+                    raise PoolError(f"{self.name}: {self._failure}") from self._failure
                 if self._closing:
-                    cause = self._error
-                    raise PoolError(f"{self.name}: {cause or 'closed'}") from cause
+                    raise PoolError(f"{self.name}: closed")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise PoolError(
@@ -102,7 +117,7 @@ class Pool(Generic[T]):
                 self._kept.append(item)
 
     def close(self, timeout: float = 120) -> None:
-        """Destroy every item not kept, wait for the thread, and stop."""
+        """Destroy every item not kept (the session is over), wait for the thread, and stop."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -113,10 +128,11 @@ class Pool(Generic[T]):
             for queue in (self._ready, self._used, self._returned):
                 queue.clear()
             self._lent.clear()
-        for item in leftovers:  # the thread died early: clean up from here
+        for item in leftovers:  # the thread did not finish: clean up from here
             self._destroy_quietly(item)
-        if self._error is not None and not isinstance(self._error, PoolError):
-            raise PoolError(f"{self.name}: {self._error}") from self._error
+        problem = self._problem or self._failure
+        if problem is not None:
+            raise PoolError(f"{self.name}: {problem}") from problem
 
     def _reuse_or_destroy(self, item: T) -> None:
         assert self._inspect is not None
@@ -125,7 +141,7 @@ class Pool(Generic[T]):
         except Exception:
             untouched = False  # when in doubt, throw it away
         with self._cond:
-            if untouched and not self._closing:
+            if untouched and not self._closing and len(self._ready) < self._size:
                 self._ready.appendleft(item)
                 self.reused += 1
             else:
@@ -139,7 +155,7 @@ class Pool(Generic[T]):
             self.destroyed += 1
         except Exception as exc:
             with self._cond:
-                self._error = self._error or exc
+                self._problem = self._problem or exc
 
     def _next_job(self) -> tuple[str, T | None]:
         with self._cond:
@@ -148,8 +164,6 @@ class Pool(Generic[T]):
                     for queue in (self._ready, self._used, self._returned):
                         if queue:
                             return "destroy", queue.popleft()
-                    if self._lent:
-                        return "destroy", self._lent.pop()
                     return "stop", None
                 # Inspecting a returned copy is cheaper than making one, and a
                 # waiting test needs a copy more than the disk needs a drop.
@@ -157,35 +171,41 @@ class Pool(Generic[T]):
                     return "inspect", self._returned.popleft()
                 if self._used and self._ready:
                     return "destroy", self._used.popleft()
-                if len(self._ready) < self._size:
+                if len(self._ready) < self._size and self._failure is None:
                     return "make", None
                 if self._used:
                     return "destroy", self._used.popleft()
                 self._cond.wait()
 
-    def _run(self) -> None:
-        try:
-            while True:
-                job, item = self._next_job()
-                if job == "stop":
-                    return
-                if job == "destroy":
-                    self._destroy_quietly(item)  # type: ignore[arg-type]
-                    continue
-                if job == "inspect":
-                    self._reuse_or_destroy(item)  # type: ignore[arg-type]
-                    continue
-                try:
-                    made = self._make()
-                except Exception as exc:
-                    with self._cond:
-                        self._error = exc
-                        self._closing = True
-                        self._cond.notify_all()
-                    continue
-                self.made += 1
+    def _make_with_retries(self) -> T:
+        for delay in self._retry_delays:
+            try:
+                return self._make()
+            except Exception:
                 with self._cond:
-                    (self._used if self._closing else self._ready).append(made)
+                    if self._cond.wait_for(lambda: self._closing, delay):
+                        raise
+        return self._make()
+
+    def _run(self) -> None:
+        while True:
+            job, item = self._next_job()
+            if job == "stop":
+                return
+            if job == "destroy":
+                self._destroy_quietly(item)  # type: ignore[arg-type]
+                continue
+            if job == "inspect":
+                self._reuse_or_destroy(item)  # type: ignore[arg-type]
+                continue
+            try:
+                made = self._make_with_retries()
+            except Exception as exc:
+                with self._cond:
+                    self._failure = exc  # waiting callers fail with it; lent items stay
                     self._cond.notify_all()
-        finally:
-            self._on_thread_exit()
+                continue
+            self.made += 1
+            with self._cond:
+                (self._used if self._closing else self._ready).append(made)
+                self._cond.notify_all()

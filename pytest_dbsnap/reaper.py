@@ -75,10 +75,16 @@ def is_alive(docker: Docker, session: str) -> bool:
 
 
 def reap(docker: Docker, project: str, *, dry_run: bool = False) -> list[str]:
-    """Remove the containers of this project's dead sessions; their names."""
+    """Remove the containers of this project's dead sessions; their names.
+
+    Containers are listed before sentinels: a session starts its sentinel
+    before any other container, so every container in the first list has its
+    sentinel in the second, however the two calls interleave with its start.
+    """
+    containers = docker.containers({PROJECT: project, SESSION: None})
     alive = live_sessions(docker)
     removed = []
-    for container in docker.containers({PROJECT: project, SESSION: None}):
+    for container in containers:
         session = container.labels.get(SESSION, "")
         kind = container.labels.get(KIND)
         if kind == "kept" or (kind == "sentinel" and _sentinel_alive(container)):

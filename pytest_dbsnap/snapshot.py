@@ -316,6 +316,11 @@ def _build(
     )
     timings: dict[str, float] = {}
     try:
+        # The lock is ours; its last holder may have tagged the snapshot just
+        # before removing its container.
+        found = None if settings.rebuild else _matching(docker, tag, key)
+        if found is not None:
+            return _existing(found, target, settings)
         log(f"seeding {tag} ({plan.summary()})")
         with timed(timings, "start"):
             docker.start(container)

@@ -109,9 +109,73 @@ def test_kept_items_survive_close() -> None:
 
 def test_a_failing_make_reaches_the_next_acquire_and_cleans_up() -> None:
     factory = Factory(fail_after=0)
-    pool = Pool(name="copies", make=factory.make, destroy=factory.destroy, size=2).start()
+    pool = Pool(
+        name="copies", make=factory.make, destroy=factory.destroy, size=2, retry_delays=()
+    ).start()
     with pytest.raises(PoolError, match="copies: disk full"):
         pool.acquire(5)
     with pytest.raises(PoolError, match="disk full"):
         pool.close()
+    assert factory.alive == set()
+
+
+def test_a_failing_make_never_destroys_what_is_lent() -> None:
+    """A test holds a copy; the next make fails for good: the copy stays the test's."""
+    factory = Factory(fail_after=2)
+    pool = Pool(
+        name="copies", make=factory.make, destroy=factory.destroy, size=2, retry_delays=()
+    ).start()
+    held = [pool.acquire(5), pool.acquire(5)]  # both ready ones: the thread makes a third
+    with pytest.raises(PoolError, match="disk full"):
+        pool.acquire(5)
+    assert set(held) <= factory.alive  # nothing lent was destroyed
+    # What is given back is still handled: destroyed, and the failure stays.
+    pool.release(held[0])
+    wait_until(lambda: held[0] not in factory.alive)
+    assert held[1] in factory.alive
+    with pytest.raises(PoolError, match="disk full"):
+        pool.acquire(1)
+    with pytest.raises(PoolError):
+        pool.close()
+    assert factory.alive == set()
+
+
+def test_make_is_retried_before_giving_up() -> None:
+    attempts: list[int] = []
+    factory = Factory()
+
+    def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise OSError("connection reset")
+        return factory.make()
+
+    pool = Pool(
+        name="p", make=flaky, destroy=factory.destroy, size=1, retry_delays=(0.01, 0.01)
+    ).start()
+    assert pool.acquire(5) == 1
+    assert len(attempts) == 3
+    pool.close()
+
+
+def test_a_reused_copy_never_pushes_the_pool_past_its_size() -> None:
+    """size 1: a test returns an untouched copy while another one is ready already."""
+    factory = Factory()
+    inspected = threading.Event()
+
+    def untouched(n: int) -> bool:
+        inspected.set()
+        return True
+
+    pool = Pool(
+        name="p", make=factory.make, destroy=factory.destroy, size=1, inspect=untouched
+    ).start()
+    first = pool.acquire(5)
+    wait_until(lambda: pool.ready == 1)  # the thread made the next one meanwhile
+    pool.release(first)  # untouched, but the pool is full: dropped, not queued
+    wait_until(inspected.is_set)
+    wait_until(lambda: first not in factory.alive)
+    assert pool.ready == 1
+    assert pool.reused == 0
+    pool.close()
     assert factory.alive == set()
