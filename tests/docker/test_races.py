@@ -128,7 +128,7 @@ def test_the_reaper_spares_a_session_that_starts_while_it_lists(
     ours.containers = list_then_start_a_session  # type: ignore[method-assign]
     try:
         assert reap(ours, project.name) == []
-        sentinel, container = started
+        _sentinel, container = started
         container.reload()  # type: ignore[attr-defined]  # still there
     finally:
         for thing in started:
