@@ -7,13 +7,14 @@ cleanup can find its own objects and nothing else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, BinaryIO, Literal, TypeVar, cast
 
 import docker
 import docker.errors
@@ -34,6 +35,49 @@ LABEL_PREFIX = "dbsnap."
 
 Progress = Callable[[int, int], None]
 """Called with bytes moved so far and the total expected (0 when unknown yet)."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(action: str) -> Callable[[F], F]:
+    """Turn whatever docker-py or requests raise in the call into a one-line error.
+
+    ``action`` names what was being done; ``{0}``, ``{1}``... are the call's
+    arguments (a container or image by its name).
+    """
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def call(self: Docker, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                what = action.format(*(_shown(arg) for arg in args))
+                raise daemon_error(what, exc) from None
+
+        return cast("F", call)
+
+    return decorate
+
+
+def daemon_error(what: str, exc: BaseException) -> DbsnapError:
+    """A one-line error for ``exc``, met while doing ``what``."""
+    reason = _reason(exc)
+    if isinstance(exc, docker.errors.APIError):
+        return ContainerError(f"{what} failed: {reason}")
+    return DockerUnavailableError(
+        f"{what}: the Docker daemon did not answer ({reason}); check that it runs "
+        "(`docker info`) and run again"
+    )
+
+
+def _shown(arg: object) -> str:
+    if isinstance(arg, Container):
+        return str(arg.name)
+    if isinstance(arg, Image):
+        return str((arg.tags or [arg.short_id])[0])
+    return str(arg)
 
 
 class NameTaken(Exception):
@@ -71,7 +115,7 @@ class Docker:
         try:
             client = docker.from_env()
             client.ping()
-        except docker.errors.DockerException as exc:
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             reason = _reason(exc)
             hint = "start the Docker engine or set DOCKER_HOST to one that runs"
             if "ermission denied" in reason:
@@ -86,12 +130,14 @@ class Docker:
 
     # Images -----------------------------------------------------------------
 
+    @_translated("looking up image {0}")
     def find_image(self, ref: str) -> Image | None:
         try:
             return self.client.images.get(ref)
         except docker.errors.ImageNotFound:
             return None
 
+    @_translated("getting image {0}")
     def get_or_pull_image(self, ref: str) -> Image:
         """The local image ``ref``, pulled first when it is missing."""
         image = self.find_image(ref)
@@ -105,11 +151,13 @@ class Docker:
                 f"({_reason(exc)}); pull or build it, or set dbsnap_image to an image you have"
             ) from None
 
+    @_translated("removing image {0}")
     def remove_image(self, ref: str) -> None:
         """Remove an image, or only the tag ``ref`` when the image has others."""
         with contextlib.suppress(docker.errors.NotFound):
             self.client.images.remove(ref, noprune=False)
 
+    @_translated("removing image {0}")
     def remove_unused_image(self, image: Image, tags: Sequence[str]) -> bool:
         """Untag ``tags`` of ``image``; the image goes with its last tag, unless in use.
 
@@ -128,11 +176,13 @@ class Docker:
             raise
         return True
 
+    @_translated("listing images")
     def images(self, labels: Mapping[str, str | None]) -> list[Image]:
         """Every image that carries all of ``labels``."""
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
         return list(self.client.images.list(filters={"label": filters}))
 
+    @_translated("tagging image {0} as {1}")
     def tag(self, image: Image, ref: str) -> None:
         repository, _, tag = ref.rpartition(":")
         image.tag(repository, tag)
@@ -242,6 +292,7 @@ class Docker:
 
     # Containers ---------------------------------------------------------------
 
+    @_translated("creating a container")
     def create(
         self,
         *,
@@ -288,6 +339,7 @@ class Docker:
             volumes = self._volumes[image] = dict.fromkeys(declared or {}, "")
         return volumes
 
+    @_translated("starting container {0}")
     def start(self, container: Container) -> None:
         try:
             container.start()
@@ -296,6 +348,7 @@ class Docker:
                 f"container {container.name} did not start: {_reason(exc)}"
             ) from None
 
+    @_translated("reading the ports of container {0}")
     def published_port(self, container: Container, port: int) -> int:
         """The host port Docker chose for ``port``; waits briefly for the mapping."""
         deadline = time.monotonic() + 5
@@ -311,6 +364,7 @@ class Docker:
                 )
             time.sleep(0.05)
 
+    @_translated("inspecting container {0}")
     def status(self, container: Container) -> str:
         try:
             container.reload()
@@ -325,6 +379,7 @@ class Docker:
             return "(no logs: the container is gone)"
         return raw.decode(errors="replace").rstrip() or "(no output)"
 
+    @_translated("running a command in container {0}")
     def exec(
         self,
         container: Container,
@@ -339,6 +394,7 @@ class Docker:
         output = cast("bytes", result.output or b"")
         return ExecResult(int(result.exit_code or 0), output.decode(errors="replace"))
 
+    @_translated("copying {1} into container {0}")
     def put_file(self, container: Container, path: str, data: bytes, *, owner: int = 0) -> None:
         """Write one file into the container (its folder must exist)."""
         folder, _, name = path.rpartition("/")
@@ -352,6 +408,7 @@ class Docker:
         if not container.put_archive(folder or "/", buffer.getvalue()):
             raise ContainerError(f"cannot copy {path} into container {container.name}")
 
+    @_translated("committing container {0}")
     def commit(
         self,
         container: Container,
@@ -362,6 +419,7 @@ class Docker:
     ) -> Image:
         return container.commit(repository=repository, tag=tag, conf=dict(conf))
 
+    @_translated("removing container {0}")
     def remove(self, container: Container) -> None:
         """Remove a container and its anonymous volumes; gone already is fine."""
         try:
@@ -372,6 +430,16 @@ class Docker:
             if exc.status_code != 409:  # 409: removal already in progress
                 raise
 
+    def remove_quietly(self, container: Container) -> None:
+        """Remove a container while another error is on its way: never raise over it.
+
+        What is left behind (the daemon is gone, say) carries its session's
+        labels, so a later session reaps it.
+        """
+        with contextlib.suppress(Exception):
+            self.remove(container)
+
+    @_translated("starting the session sentinel")
     def start_sentinel(self, image: str, labels: Mapping[str, str]) -> tuple[str, Any]:
         """Start a container that lives exactly as long as the returned socket.
 
@@ -398,13 +466,15 @@ class Docker:
             api.start(container_id)
         except docker.errors.APIError as exc:
             if container_id:
-                self.remove_by_id(container_id)
+                with contextlib.suppress(Exception):
+                    self.remove_by_id(container_id)
             raise ContainerError(
                 f"cannot start the session sentinel from {image}: {_reason(exc)}; "
                 "dbsnap_image must be a PostgreSQL image with a shell"
             ) from None
         return container_id, sock
 
+    @_translated("removing container {0}")
     def remove_by_id(self, container_id: str) -> None:
         try:
             self.client.api.remove_container(container_id, force=True, v=True)
@@ -414,12 +484,14 @@ class Docker:
             if exc.status_code != 409:
                 raise
 
+    @_translated("looking up container {0}")
     def get_container(self, name: str) -> Container | None:
         try:
             return self.client.containers.get(name)
         except docker.errors.NotFound:
             return None
 
+    @_translated("listing containers")
     def containers(self, labels: Mapping[str, str | None]) -> list[ContainerInfo]:
         """Every container (running or not) that carries all of ``labels``.
 

@@ -79,7 +79,7 @@ def start_instance(
         )
         engine.wait_ready(docker, container, database, startup_timeout)
     except BaseException:
-        docker.remove(container)
+        docker.remove_quietly(container)
         raise
     return Instance(container, database, time.monotonic() - started)
 

@@ -185,7 +185,7 @@ class Runtime:
                     )
                 )
             except BaseException:
-                stop_instance(self.docker(), instance)
+                self.docker().remove_quietly(instance.container)
                 raise
             self.instance = instance
             self.started.append(instance)

@@ -346,7 +346,7 @@ def _build(
             with contextlib.suppress(Exception):
                 docker.remove_image(str(previous.id))
     finally:
-        docker.remove(container)
+        docker.remove_quietly(container)  # never over the error that got us here
     return Snapshot(
         tag=tag,
         key=key,

@@ -143,3 +143,109 @@ def test_container_that_exits_at_start_shows_its_logs(project: Project) -> None:
     )
     result.stdout.fnmatch_lines(['*unrecognized configuration parameter "no_such_setting"*'])
     assert project.images() == []
+
+
+# Injected into inner sessions: docker-py failing in the middle of a call, as
+# a daemon that restarts or a container that vanishes makes it fail.
+FAILING_CALL = """
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+real = getattr(Container, {method!r})
+
+def failing(self, *args, **kwargs):
+    if str(self.name).startswith({prefix!r}):
+        with open("calls.txt", "a") as f:
+            f.write("call\\n")
+        raise {exception}
+    return real(self, *args, **kwargs)
+
+setattr(Container, {method!r}, failing)
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "exception", "expected"),
+    [
+        (
+            "exec_run",
+            'docker.errors.APIError("409 Client Error", explanation="container is not running")',
+            "running a command in container dbsnap-seed-* failed: container is not running",
+        ),
+        (
+            "commit",
+            'requests.exceptions.ConnectionError("Connection aborted.")',
+            "committing container dbsnap-seed-*: the Docker daemon did not answer "
+            "(Connection aborted.); check that it runs (`docker info`) and run again",
+        ),
+        (
+            "reload",
+            'docker.errors.NotFound("404 Client Error", explanation="No such container")',
+            "reading the ports of container dbsnap-seed-* failed: No such container",
+        ),
+    ],
+    ids=["exec", "commit", "reload"],
+)
+def test_docker_errors_mid_call_are_one_line(
+    project: Project, method: str, exception: str, expected: str
+) -> None:
+    project.write("db/01_schema.sql", GOOD)
+    project.ini(seed="db/01_schema.sql")
+    project.write(
+        "conftest.py",
+        FAILING_CALL.format(method=method, prefix="dbsnap-seed-", exception=exception),
+    )
+    project.write("test_db.py", TEST)
+    result = project.run("-n", "2")
+    project.assert_database_error(result, expected, passed=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str()
+    assert project.images() == []
+
+
+def test_a_failed_cleanup_never_hides_the_error_behind_it(project: Project) -> None:
+    project.write("db/01_schema.sql", "CREATE TABLE t (id int;\n")
+    project.ini(seed="db/01_schema.sql")
+    project.write(
+        "conftest.py",
+        FAILING_CALL.format(
+            method="remove",
+            prefix="dbsnap-seed-",
+            exception='requests.exceptions.ConnectionError("daemon restarting")',
+        ),
+    )
+    project.write("test_db.py", TEST)
+    result = project.run("-p", "no:xdist")
+    project.assert_database_error(
+        result, 'db/01_schema.sql:1: syntax error at or near ";"*', passed=1
+    )
+    assert "daemon restarting" not in result.stdout.str()
+    project.remove_all()  # what the failed removal left (a later session would reap it)
+
+
+def test_a_worker_container_that_fails_to_start_fails_every_test_with_one_line_at_once(
+    project: Project,
+) -> None:
+    project.write("db/01_schema.sql", GOOD)
+    project.ini(seed="db/01_schema.sql")
+    project.write(
+        "conftest.py",
+        FAILING_CALL.format(
+            method="start",
+            prefix=f"dbsnap-{project.name}-",
+            exception='docker.errors.APIError("500", explanation="no space left on device")',
+        ),
+    )
+    project.write(
+        "test_db.py",
+        "import pytest\n\n@pytest.mark.parametrize('n', range(3))\n"
+        "def test_db(n, dbsnap_conn):\n    pass\n",
+    )
+    result = project.run("-p", "no:xdist")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        ["dbsnap: container dbsnap-*-main-* did not start: no space left on device"] * 3
+    )
+    # Tried once: the later tests fail fast with the remembered line.
+    assert (project.path / "calls.txt").read_text().count("call") == 1
