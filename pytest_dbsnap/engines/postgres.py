@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 import time
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from ..errors import ContainerError, ImageError, SeedError
+from .psql_errors import find_failure
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -80,9 +80,6 @@ class Database:
             f"dbname={self.dbname!r})"
         )
 
-
-# psql prints "psql:/path:LINE: ERROR:  message" for syntax and runtime errors alike.
-_PSQL_ERROR = re.compile(r"^psql:(?P<path>[^:]+):(?P<line>\d+): (?:ERROR|FATAL):\s+(?P<msg>.*)$")
 
 # Run the image's own entrypoint under a shell that outlives the server, so the
 # server can be stopped cleanly and its WAL trimmed before `docker commit`. A
@@ -235,6 +232,7 @@ class PostgresEngine:
                 "-q",
                 "-v",
                 "ON_ERROR_STOP=1",
+                "--echo-errors",  # the failed statement, to place the error in the file
                 "--no-password",
                 "-U",
                 user,
@@ -255,27 +253,15 @@ class PostgresEngine:
 
     @staticmethod
     def _describe_sql_error(output: str, inside: str, display: str, exit_code: int) -> str:
-        lines = output.splitlines()
-        for i, line in enumerate(lines):
-            match = _PSQL_ERROR.match(line)
-            if match and match.group("path") == inside:
-                message = match.group("msg").strip()
-                details = [
-                    ln.split(":", 1)[1].strip()
-                    for ln in lines[i + 1 : i + 4]
-                    if ln.startswith(("DETAIL:", "HINT:"))
-                ]
-                extra = f" ({'; '.join(details)})" if details else ""
-                return (
-                    f"{display}:{match.group('line')}: {message}{extra}; "
-                    "fix the statement that ends on that line and run again"
-                )
+        failure = find_failure(output, inside)
+        if failure is not None:
+            return failure.describe(display)
         if exit_code in (126, 127):
             return (
                 f"{display}: psql is missing from the image; use an image with the PostgreSQL "
                 "client (the official postgres images have it)"
             )
-        tail = "\n".join(lines[-10:]) or "(no output)"
+        tail = "\n".join(output.splitlines()[-10:]) or "(no output)"
         return f"{display}: psql failed with exit code {exit_code}; its output:\n{tail}"
 
     def stop_cleanly(self, docker: Docker, container: Container) -> None:

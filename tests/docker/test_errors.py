@@ -20,15 +20,24 @@ TEST = "def test_db(dbsnap_worker_conn):\n    pass\n\ndef test_plain():\n    pas
     [
         (
             "-- a comment\nINSERT INTO t VALUES (3);\n\nINSERT INTO t\n  VALUES (1);\n",
-            "db/02_data.sql:5: duplicate key value violates unique constraint "
-            '"t_pkey" (Key (id)=(1) already exists.); fix the statement*',
+            "db/02_data.sql:4: duplicate key value violates unique constraint "
+            '"t_pkey" (Key (id)=(1) already exists.) (in the statement on lines 4-5); '
+            "fix it and run again",
         ),
         (
             "INSERT INTO t VALUES (4);\nINSRT INTO t VALUES (5);\n",
-            'db/02_data.sql:2: syntax error at or near "INSRT"*',
+            'db/02_data.sql:2: syntax error at or near "INSRT"; fix it and run again',
+        ),
+        (
+            "INSERT INTO t VALUES (4);\n\nINSERT INTO t VALUES (2;\nINSERT INTO t VALUES (6);\n",
+            'db/02_data.sql:3: syntax error at or near ";"; fix it and run again',
+        ),
+        (
+            "INSERT INTO t VALUES (7);\nINSERT INTO t\nSELECT x\nFROM generate_series(8, 9) g;\n",
+            'db/02_data.sql:3: column "x" does not exist; fix it and run again',
         ),
     ],
-    ids=["runtime-error", "syntax-error"],
+    ids=["runtime-error", "syntax-error", "unclosed-parenthesis", "position-on-a-later-line"],
 )
 def test_failing_seed_sql_names_file_and_line(
     project: Project, bad_sql: str, expected: str, xdist: bool
