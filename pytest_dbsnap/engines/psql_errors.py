@@ -78,5 +78,5 @@ def find_failure(output: str, path: str) -> SqlFailure | None:
         return None
     last, message = failure
     first = last - max(len(statement), 1) + 1
-    line = first + position - 1 if position else first
-    return SqlFailure(message, tuple(details), line, first, last, positioned=bool(position))
+    at = first + position - 1 if position else first
+    return SqlFailure(message, tuple(details), at, first, last, positioned=bool(position))
