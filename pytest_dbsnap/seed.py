@@ -28,10 +28,15 @@ _GLOB_CHARS = frozenset("*?[")
 
 @dataclass(frozen=True)
 class SqlFile:
-    """A SQL file applied with psql inside the seeding container."""
+    """A SQL file applied with psql inside the seeding container.
+
+    ``content`` is read once: the cache key hashes it and the seed applies it,
+    so a file that changes meanwhile cannot give a snapshot another key's data.
+    """
 
     path: Path
     display: str
+    content: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ def expand_seed(entries: Sequence[str], rootdir: Path) -> tuple[SqlFile, ...]:
     files: list[SqlFile] = []
     for entry in entries:
         for path in _expand(entry, rootdir, "dbsnap_seed", SQL_SUFFIXES):
-            files.append(SqlFile(path, _display(path, rootdir)))
+            files.append(SqlFile(path, _display(path, rootdir), _read(path, "dbsnap_seed")))
     return tuple(files)
 
 
@@ -135,6 +140,15 @@ def _expand(
     return [pattern.resolve()]
 
 
+def _read(path: Path, setting: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{setting}: cannot read {path}: {exc.strerror}; fix its permissions"
+        ) from None
+
+
 def _display(path: Path, rootdir: Path) -> str:
     try:
         return path.relative_to(rootdir.resolve()).as_posix()
@@ -166,7 +180,7 @@ def cache_key(
     for step in plan.steps:
         if isinstance(step, SqlFile):
             feed("sql", step.display)
-            feed("sql-content", step.path.read_bytes())
+            feed("sql-content", step.content)
         elif isinstance(step, ShellCommand):
             feed("command", step.command)
         else:
@@ -174,7 +188,7 @@ def cache_key(
             feed("hook-source", step.fingerprint)
     for path in plan.watched:
         feed("watch", _display(path, plan.rootdir))
-        feed("watch-content", path.read_bytes())
+        feed("watch-content", _read(path, "dbsnap_watch"))
     for text in plan.extra:
         feed("extra", text)
     return digest.hexdigest()

@@ -223,7 +223,7 @@ class PostgresEngine:
     ) -> None:
         """Run one SQL file with psql in the container; errors name file and line."""
         inside = f"{SEED_DIR}/dbsnap-seed-{index:04d}.sql"
-        docker.put_file(container, inside, sql.path.read_bytes())
+        docker.put_file(container, inside, sql.content)
         result = docker.exec(
             container,
             [

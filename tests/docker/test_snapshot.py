@@ -263,3 +263,36 @@ def test_a_snapshot_is_found_by_its_key_under_another_project_name(
         f"dbsnap/{project.name}-copy:{key}",
         f"dbsnap/{project.name}:{key}",
     ]
+
+
+# Injected: the seed file changes after the key was computed, before psql runs.
+EDITED_WHILE_SEEDING = """
+from pathlib import Path
+from pytest_dbsnap.engines.postgres import PostgresEngine
+
+real = PostgresEngine.wait_ready
+
+def ready_then_edit(self, *args, **kwargs):
+    real(self, *args, **kwargs)
+    seed = Path(__file__).parent / "db" / "01_schema.sql"
+    if "501" not in seed.read_text():
+        seed.write_text(seed.read_text() + "INSERT INTO item VALUES (501, 'late');\\n")
+
+PostgresEngine.wait_ready = ready_then_edit
+"""
+
+
+def test_the_seed_applies_the_bytes_the_key_hashed(project: Project) -> None:
+    """A file edited mid-build must not give the old key the new data."""
+    seeded_project(project)
+    project.write("conftest.py", EDITED_WHILE_SEEDING)
+    first = project.run("-p", "no:xdist")
+    first.assert_outcomes(passed=1)  # 500 rows: what was hashed
+    assert "501" in (project.path / "db" / "01_schema.sql").read_text()
+
+    (project.path / "conftest.py").unlink()
+    second = project.run("-p", "no:xdist")  # the edited file is another key
+    second.stdout.fnmatch_lines(["snapshot * (cache miss: built in *"])
+    second.assert_outcomes(failed=1)
+    second.stdout.fnmatch_lines(["*assert 501 == 500*"])
+    assert len(project.images()) == 2
