@@ -113,9 +113,7 @@ def test_settings(_dbsnap_runtime, dbsnap_conn):
 """
 
 
-@pytest.mark.skipif(
-    int(pytest.__version__.split(".")[0]) < 9, reason="[tool.pytest] is pytest 9's"
-)
+@pytest.mark.skipif(int(pytest.__version__.split(".")[0]) < 9, reason="[tool.pytest] is pytest 9's")
 @pytest.mark.parametrize("args", [["-n", "2"], ["-p", "no:xdist"]], ids=["xdist", "single"])
 def test_pytest9_native_toml_table_takes_typed_values(project: Project, args: list[str]) -> None:
     project.write("db/seed.sql", SEED)

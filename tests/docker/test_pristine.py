@@ -318,3 +318,39 @@ def test_bad_marker_is_a_clear_error(project: Project) -> None:
             "use scope: function, module, worker; mode: clone, container"
         ]
     )
+
+
+def test_markers_on_class_and_module_merge_and_positional_arguments_are_an_error(
+    project: Project,
+) -> None:
+    pristine_project(project)
+    project.write(
+        "test_marker.py",
+        """
+        import pytest
+
+        pytestmark = pytest.mark.dbsnap(mode="container", scope="function")
+        seen = []
+
+        @pytest.mark.dbsnap(scope="module")
+        class TestMerged:
+            def test_a(self, dbsnap_db, dbsnap_worker):
+                seen.append((dbsnap_db.port, dbsnap_db.dbname))
+                assert dbsnap_db.port != dbsnap_worker.port  # the module's mode
+
+            def test_b(self, dbsnap_db):
+                assert seen == [(dbsnap_db.port, dbsnap_db.dbname)]  # the class's scope
+
+        @pytest.mark.dbsnap("module")
+        def test_positional(dbsnap_db):
+            pass
+        """,
+    )
+    result = project.run("-p", "no:xdist")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.dbsnap('module',) on test_marker.py::test_positional takes keywords "
+            "only: write scope=... or mode=..."
+        ]
+    )
