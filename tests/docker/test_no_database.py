@@ -136,25 +136,31 @@ def test_unconfigured_project_gets_a_snapshot_only_when_a_test_asks(
     unconfigured: pytest.Pytester, docker_client: docker.DockerClient, base_image: str
 ) -> None:
     before = sessions_on_daemon(docker_client)
+    # The project's name is its folder's, made valid for a tag.
+    name = unconfigured.path.name.lower()
+    ours = {"label": f"dbsnap.project={name}"}
+    for image in docker_client.images.list(filters=ours):  # a failed earlier run's
+        docker_client.images.remove(image.id, force=True)
     with default_image_present(docker_client, base_image):
-        images_before = {i.id for i in docker_client.images.list(filters={"label": "dbsnap.kind"})}
         quiet = unconfigured.runpytest_subprocess("-n", "2")
         quiet.assert_outcomes(passed=2)
         assert "dbsnap" not in quiet.stdout.str().replace("dbsnap-0", "")
-        after_quiet = {i.id for i in docker_client.images.list(filters={"label": "dbsnap.kind"})}
-        assert after_quiet == images_before
+        assert docker_client.images.list(filters=ours) == []
 
         unconfigured.makepyfile(test_db=WITH_DB)
         asked = unconfigured.runpytest_subprocess("-n", "2")
         asked.assert_outcomes(passed=3)
         asked.stdout.fnmatch_lines(
-            ["*- dbsnap -*", "snapshot dbsnap/*:* (cache miss: built in *", "1 database container*"]
+            [
+                "*- dbsnap -*",
+                f"snapshot dbsnap/{name}:* (cache miss: built in *",
+                "1 database container*",
+            ]
         )
-        made = {
-            i.id for i in docker_client.images.list(filters={"label": "dbsnap.kind"})
-        } - images_before
-        labels = [docker_client.images.get(i).labels for i in made]
-        assert [lab["dbsnap.inputs"] for lab in labels] == ["empty database"]
-        for image in made:
-            docker_client.images.remove(image, force=True)
+        made = docker_client.images.list(filters=ours)
+        try:
+            assert [image.labels["dbsnap.inputs"] for image in made] == ["empty database"]
+        finally:
+            for image in made:
+                docker_client.images.remove(image.id, force=True)
     assert sessions_on_daemon(docker_client) == before
