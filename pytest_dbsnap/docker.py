@@ -396,7 +396,7 @@ class Docker:
 
     @_translated("copying {1} into container {0}")
     def put_file(self, container: Container, path: str, data: bytes, *, owner: int = 0) -> None:
-        """Write one file into the container (its folder must exist)."""
+        """Write one file into the container (its folder must exist; it may be stopped)."""
         folder, _, name = path.rpartition("/")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:

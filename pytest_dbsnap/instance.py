@@ -74,9 +74,12 @@ def start_instance(
             host=host,
             port=docker.published_port(container, engine.port),
             user=snapshot.user,
-            password=snapshot.password,
+            # The snapshot lets nobody in: this container's own password, set
+            # through the server's socket before anyone can use the port.
+            password=secrets.token_urlsafe(18),
             dbname=snapshot.dbname,
         )
+        engine.set_password(docker, container, database, startup_timeout)
         engine.wait_ready(docker, container, database, startup_timeout)
     except BaseException:
         docker.remove_quietly(container)

@@ -44,7 +44,6 @@ class Snapshot:
     image_id: str
     user: str
     dbname: str
-    password: str
     built: bool
     pulled_from: str = ""
     pushed_to: str = ""
@@ -58,7 +57,6 @@ class Snapshot:
             "image_id": self.image_id,
             "user": self.user,
             "dbname": self.dbname,
-            "password": self.password,
             "built": self.built,
             "pulled_from": self.pulled_from,
             "pushed_to": self.pushed_to,
@@ -75,7 +73,6 @@ class Snapshot:
             image_id=str(data["image_id"]),
             user=str(data["user"]),
             dbname=str(data["dbname"]),
-            password=str(data["password"]),
             built=bool(data["built"]),
             pulled_from=str(data.get("pulled_from", "")),
             pushed_to=str(data.get("pushed_to", "")),
@@ -278,7 +275,6 @@ def _existing(image: Image, target: Target, settings: Settings, pulled_from: str
         image_id=str(image.id),
         user=labels.get(f"{LABEL_PREFIX}user", settings.user),
         dbname=labels.get(f"{LABEL_PREFIX}dbname", settings.dbname),
-        password=labels.get(f"{LABEL_PREFIX}password", ""),
         built=False,
         pulled_from=pulled_from,
     )
@@ -297,7 +293,7 @@ def _build(
     tag, key, base = target.tag, target.key, target.base
     password = secrets.token_urlsafe(18)
     environment, entrypoint, command = engine.seeding_container(
-        base, user=settings.user, dbname=settings.dbname, password=password
+        base, user=settings.user, dbname=settings.dbname
     )
     labels = {
         f"{LABEL_PREFIX}kind": "seed",
@@ -323,6 +319,7 @@ def _build(
             return _existing(found, target, settings)
         log(f"seeding {tag} ({plan.summary()})")
         with timed(timings, "start"):
+            engine.give_seed_password(docker, container, password)
             docker.start(container)
             database = Database(
                 host=settings.host,
@@ -335,9 +332,12 @@ def _build(
         with timed(timings, "seed"):
             _seed(docker, engine, container, database, plan, settings)
         with timed(timings, "commit"):
+            # Nobody gets in with the seeding password: each container from the
+            # snapshot is given its own at start.
+            engine.forget_password(docker, container, settings.user)
             engine.stop_cleanly(docker, container)
             config = engine.snapshot_config(base)
-            config["Labels"] = _snapshot_labels(settings, plan, key, password, base)
+            config["Labels"] = _snapshot_labels(settings, plan, key, base)
             repository, _, version = tag.partition(":")
             previous = docker.find_image(tag)
             image = docker.commit(container, repository=repository, tag=version, conf=config)
@@ -353,7 +353,6 @@ def _build(
         image_id=str(image.id),
         user=settings.user,
         dbname=settings.dbname,
-        password=password,
         built=True,
         timings=timings,
     )
@@ -414,9 +413,7 @@ def _redact(text: str, database: Database) -> str:
     return text.replace(database.password, "***") if database.password else text
 
 
-def _snapshot_labels(
-    settings: Settings, plan: SeedPlan, key: str, password: str, base: Image
-) -> dict[str, str]:
+def _snapshot_labels(settings: Settings, plan: SeedPlan, key: str, base: Image) -> dict[str, str]:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         # Blank what the seeding container's labels would otherwise leave on the
@@ -432,7 +429,6 @@ def _snapshot_labels(
         f"{LABEL_PREFIX}base": f"{settings.image}@{base.id}",
         f"{LABEL_PREFIX}user": settings.user,
         f"{LABEL_PREFIX}dbname": settings.dbname,
-        f"{LABEL_PREFIX}password": password,
         f"{LABEL_PREFIX}created": now,
     }
 

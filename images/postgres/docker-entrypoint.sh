@@ -15,6 +15,19 @@ if [ "$1" != 'postgres' ]; then
 	exec "$@"
 fi
 
+# VAR_FILE names a file holding VAR's value (Docker secrets), as in the official image.
+for var in POSTGRES_PASSWORD POSTGRES_USER POSTGRES_DB POSTGRES_INITDB_ARGS; do
+	file_var="${var}_FILE"
+	if [ -n "${!file_var:-}" ]; then
+		if [ -n "${!var:-}" ]; then
+			echo "error: both $var and $file_var are set (but are exclusive)" >&2
+			exit 1
+		fi
+		export "$var"="$(< "${!file_var}")"
+		unset "$file_var"
+	fi
+done
+
 : "${PGDATA:?PGDATA must be set}"
 POSTGRES_USER="${POSTGRES_USER:-postgres}"
 POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import hmac
+import os
 import shlex
 import time
 from collections.abc import Sequence
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ..errors import ContainerError, ImageError, SeedError
@@ -20,7 +25,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
     from docker.models.images import Image
 
-    from ..docker import Docker
+    from ..docker import Docker, ExecResult
     from ..seed import SqlFile
 
 
@@ -107,6 +112,25 @@ rm -f archive_status/*
 """.replace("{stopping}", _STOPPING)
 
 SEED_DIR = "/tmp"
+PASSWORD_FILE = "/tmp/dbsnap-seed-password"
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """PostgreSQL's stored form of ``password`` for SCRAM-SHA-256 (RFC 5802, 7677).
+
+    ``ALTER ROLE ... PASSWORD`` takes it as is, so the password itself never
+    leaves this process. Our passwords are ASCII, which SASLprep leaves alone.
+    """
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 class PostgresEngine:
@@ -145,9 +169,12 @@ class PostgresEngine:
                 )
 
     def seeding_container(
-        self, image: Image, *, user: str, dbname: str, password: str
+        self, image: Image, *, user: str, dbname: str
     ) -> tuple[dict[str, str], list[str], list[str]]:
-        """Environment, entrypoint and command of the seeding container."""
+        """Environment, entrypoint and command of the seeding container.
+
+        Put the password into it with :meth:`give_seed_password` before it starts.
+        """
         config = image.attrs.get("Config", {})
         entrypoint = list(config.get("Entrypoint") or [])
         command = list(config.get("Cmd") or ["postgres"])
@@ -157,7 +184,9 @@ class PostgresEngine:
             "PGDATA": self.data_dir,
             "POSTGRES_USER": user,
             "POSTGRES_DB": dbname,
-            "POSTGRES_PASSWORD": password,
+            # A file, not the variable: `docker commit` keeps the seeding
+            # container's environment in the image's history.
+            "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
             # The snapshot keeps one WAL segment; at 1 MiB instead of 16 it
             # stops weighing more than a small seeded database.
             "POSTGRES_INITDB_ARGS": "--wal-segsize=1",
@@ -169,7 +198,12 @@ class PostgresEngine:
         config = image.attrs.get("Config", {})
         env = [e for e in config.get("Env") or [] if not e.startswith("PGDATA=")]
         # docker commit merges the container's environment in; blank the secret.
-        env += [f"PGDATA={self.data_dir}", "POSTGRES_PASSWORD=", "POSTGRES_INITDB_ARGS="]
+        env += [
+            f"PGDATA={self.data_dir}",
+            "POSTGRES_PASSWORD=",
+            "POSTGRES_PASSWORD_FILE=",
+            "POSTGRES_INITDB_ARGS=",
+        ]
         return {
             "Entrypoint": config.get("Entrypoint"),
             "Cmd": config.get("Cmd") or ["postgres"],
@@ -263,6 +297,67 @@ class PostgresEngine:
             )
         tail = "\n".join(output.splitlines()[-10:]) or "(no output)"
         return f"{display}: psql failed with exit code {exit_code}; its output:\n{tail}"
+
+    def set_password(
+        self, docker: Docker, container: Container, database: Database, timeout: float
+    ) -> None:
+        """Give ``database.user`` the password ``database.password``, through the socket.
+
+        Only its SCRAM verifier goes into the container. Retried until the
+        server, just started, accepts connections on its socket.
+        """
+        verifier = scram_verifier(database.password)
+        statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(database.user), sql.Literal(verifier)
+        )
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            result = self._psql(docker, container, database.user, statement.as_string())
+            if result.exit_code == 0:
+                return
+            status = docker.status(container)
+            if status not in ("running", "created"):
+                raise ContainerError(
+                    f"container {container.name} exited ({status}) before PostgreSQL was ready; "
+                    f"check the image and its settings. Last log lines:\n"
+                    f"{docker.logs_tail(container)}"
+                )
+            if time.monotonic() > deadline:
+                raise ContainerError(
+                    f"container {container.name} did not accept queries within {timeout:g}s "
+                    f"(last error: {result.output.strip()[-200:]}); raise dbsnap_startup_timeout "
+                    f"or check the image. Last log lines:\n{docker.logs_tail(container)}"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+
+    def give_seed_password(self, docker: Docker, container: Container, password: str) -> None:
+        """Write the seeding password where the entrypoint reads it (before the start)."""
+        # Readable by any user: images that run as postgres read it as postgres.
+        docker.put_file(container, PASSWORD_FILE, password.encode())
+
+    def forget_password(self, docker: Docker, container: Container, user: str) -> None:
+        """Remove ``user``'s password, so the snapshot accepts no password at all."""
+        statement = sql.SQL("ALTER ROLE {} PASSWORD NULL").format(sql.Identifier(user))
+        docker.exec(container, ["rm", "-f", PASSWORD_FILE])
+        result = self._psql(docker, container, user, statement.as_string())
+        if result.exit_code != 0:
+            raise SeedError(
+                f"could not clear the seeding password in {container.name}: "
+                f"{result.output.strip()[-300:]}; see the container's logs"
+            )
+
+    @staticmethod
+    def _psql(docker: Docker, container: Container, user: str, statement: str) -> ExecResult:
+        """Run one statement as ``user`` over the server's socket (trusted, as in the
+        official images)."""
+        return docker.exec(
+            container,
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
+             "-c", statement],
+            user="postgres",
+        )  # fmt: skip
 
     def stop_cleanly(self, docker: Docker, container: Container) -> None:
         """Shut the server down cleanly and drop WAL the snapshot does not need."""
