@@ -31,10 +31,15 @@ def main() -> None:
         cid = subprocess.check_output(command, text=True).strip()
         try:
             port = subprocess.check_output(["docker", "port", cid, "5432/tcp"], text=True)
-            password = subprocess.check_output(
-                ["docker", "inspect", "-f", '{{index .Config.Labels "dbsnap.password"}}', cid],
-                text=True,
-            ).strip()
+            # A snapshot accepts no password until one is set through the socket.
+            password = "bench"
+            set_password = ["docker", "exec", "-u", "postgres", cid, "psql", "-X", "-q", "-U"]
+            set_password += ["postgres", "-d", "template1", "-c", "ALTER ROLE postgres PASSWORD"]
+            set_password[-1] += f" '{password}'"
+            for _ in range(200):
+                if subprocess.run(set_password, capture_output=True, check=False).returncode == 0:
+                    break
+                time.sleep(0.1)
             dsn = (
                 f"host=127.0.0.1 port={port.split(':')[-1].strip()} user=postgres "
                 f"password={password} dbname=postgres"

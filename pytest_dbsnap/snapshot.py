@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -377,8 +378,25 @@ def _seed(
             _run_hook(step, database)
 
 
+def command_environment(database: Database) -> dict[str, str]:
+    """The environment of the seed command: ours, pointing at ``database``.
+
+    This interpreter's ``bin`` comes first on ``PATH``, so ``python`` and
+    ``alembic`` are the virtualenv's even when pytest was started as
+    ``venv/bin/pytest`` without activating it; the host's own ``PG*``
+    variables (``PGSSLMODE``, ``PGSERVICE``...) would redirect it, so they go.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    # Not resolved: a virtualenv's python is a link to the base interpreter.
+    bindir = os.path.dirname(sys.executable)
+    rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != bindir]
+    env["PATH"] = os.pathsep.join([bindir, *rest])
+    env.update(database.environment())
+    return env
+
+
 def _run_command(step: ShellCommand, database: Database) -> None:
-    env = {**os.environ, **database.environment()}
+    env = command_environment(database)
     result = subprocess.run(
         step.command,
         shell=True,

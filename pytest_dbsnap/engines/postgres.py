@@ -45,12 +45,21 @@ class Database:
 
     @property
     def dsn(self) -> str:
+        """libpq conninfo of exactly this database.
+
+        It also pins what the host's ``PGSSLMODE``, ``PGTARGETSESSIONATTRS``
+        and ``PGOPTIONS`` would otherwise change (libpq reads them for every
+        keyword not given): a test database has no TLS and no replicas.
+        """
         return make_conninfo(
             host=self.host,
             port=str(self.port),
             user=self.user,
             password=self.password,
             dbname=self.dbname,
+            sslmode="prefer",
+            target_session_attrs="any",
+            options="",
         )
 
     @property

@@ -296,3 +296,34 @@ def test_the_seed_applies_the_bytes_the_key_hashed(project: Project) -> None:
     second.assert_outcomes(failed=1)
     second.stdout.fnmatch_lines(["*assert 501 == 500*"])
     assert len(project.images()) == 2
+
+
+def test_the_seed_command_runs_this_interpreter_without_the_hosts_pg_variables(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for `venv/bin/pytest` started without activating the virtualenv."""
+    import os
+    import sys
+
+    bindir = os.path.dirname(sys.executable)
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if p != bindir]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
+    stray = {
+        "PGHOST": "db.invalid",
+        "PGSSLMODE": "require",
+        "PGUSER": "x",
+        "PGOPTIONS": "-c default_transaction_read_only=on",
+        "PGTARGETSESSIONATTRS": "read-only",
+    }
+    for name, value in stray.items():  # none may reach the seed or our own connections
+        monkeypatch.setenv(name, value)
+    project.write("db/01_schema.sql", SCHEMA)
+    # `python` must be the one with psycopg, and libpq's variables ours.
+    command = (
+        "python -c \"import psycopg, sys; psycopg.connect('').close(); print(sys.prefix)\""
+        " > prefix.txt"
+    )
+    project.ini(seed="db/*.sql", seed_command=command)
+    project.write("test_seeded.py", COUNT_TEST)
+    project.run("-p", "no:xdist").assert_outcomes(passed=1)
+    assert (project.path / "prefix.txt").read_text().strip() == sys.prefix
