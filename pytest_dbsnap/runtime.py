@@ -232,10 +232,28 @@ class Runtime:
                 name=f"pristine-database pool of {self.role}",
                 make=make,
                 destroy=destroy,
-                inspect=inspect if self.settings.reuse else None,
+                inspect=inspect if self._reuse(server) else None,
                 size=self.settings.pool_size,
             ).start()
         return self.clones
+
+    def _reuse(self, server: Database) -> bool:
+        """Whether untouched copies may be handed out again (``dbsnap_reuse``).
+
+        Before PostgreSQL 15 a backend's statistics reach shared memory only
+        some time after it exits, so "nothing was written" cannot be proven.
+        """
+        if not self.settings.reuse:
+            return False
+        version = self._admin(server).version
+        if version >= 150000:
+            return True
+        self.warn(
+            f"PostgreSQL {version // 10000} reports statistics too late to prove a copy "
+            "untouched: every copy is dropped after its test (dbsnap_reuse is off; 15 and "
+            "later reuse them)"
+        )
+        return False
 
     def container_pool(self) -> Pool[Instance]:
         """Whole containers from the snapshot, started ahead, one per test."""

@@ -354,3 +354,46 @@ def test_markers_on_class_and_module_merge_and_positional_arguments_are_an_error
             "only: write scope=... or mode=..."
         ]
     )
+
+
+# Injected: the server reports itself as PostgreSQL 14.
+OLD_SERVER = """
+from pytest_dbsnap.engines.postgres_admin import Admin
+
+real = Admin.__init__
+
+def as_14(self, conn):
+    real(self, conn)
+    self.version = 140011
+
+Admin.__init__ = as_14
+"""
+
+
+def test_before_postgresql_15_copies_are_never_reused_and_the_summary_says_so(
+    project: Project,
+) -> None:
+    pristine_project(project)
+    project.write("conftest_old.py", OLD_SERVER)
+    project.write(
+        "conftest.py", (project.path / "conftest.py").read_text() + "\nimport conftest_old\n"
+    )
+    project.write(
+        "test_reads.py",
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_read(n, dbsnap_conn):
+            dbsnap_conn.execute("SELECT count(*) FROM account").fetchone()
+        """,
+    )
+    result = project.run("-p", "no:xdist", "--dbsnap-pool-size=1")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "dbsnap: PostgreSQL 14 reports statistics too late to prove a copy untouched: every "
+            "copy is dropped after its test (dbsnap_reuse is off; 15 and later reuse them)",
+            "*pristine databases: * copies made, 0 handed out again untouched",
+        ]
+    )
