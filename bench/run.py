@@ -38,6 +38,7 @@ import psycopg  # noqa: E402
 from dbsnap_bench import report as reporting  # noqa: E402
 from dbsnap_bench.mechanisms import Bench, Counts  # noqa: E402
 from dbsnap_bench.seeds import REPO, SEEDS  # noqa: E402
+from dbsnap_bench.startup import import_cost  # noqa: E402
 from dbsnap_bench.suite import run_suite  # noqa: E402
 from dbsnap_bench_common import BENCH_LABEL  # noqa: E402
 from docker.models.containers import Container  # noqa: E402
@@ -66,6 +67,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--workers", default="1,2,4", help="suite worker counts (default 1,2,4)")
     p.add_argument("--skip-mechanisms", action="store_true", help="only the suite")
     p.add_argument("--skip-suite", action="store_true", help="only the mechanisms")
+    p.add_argument("--only-ratios", action="store_true", help="only the side-by-side ratios")
     return p.parse_args(argv)
 
 
@@ -187,6 +189,9 @@ def main(argv: list[str]) -> int:
         if swept := sweep(client):
             log(f"removed {len(swept)} container(s) an earlier run left behind")
         try:
+            report.ratios.append(import_cost(5 if args.quick else 20, log))
+            if args.only_ratios:
+                args.skip_mechanisms = args.skip_suite = True
             if not args.skip_mechanisms:
                 for spec in seeds:
                     log(f"{spec.key}: measuring the mechanisms")

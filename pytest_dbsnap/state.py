@@ -14,8 +14,7 @@ process alike: ``pytest`` and ``pytest -n 2`` compute the same key. A
 from __future__ import annotations
 
 import contextlib
-import inspect
-import uuid
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,15 +22,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import ConfigError, DbsnapError
-from .seed import (
-    PythonSeed,
-    SeedPlan,
-    SeedStep,
-    ShellCommand,
-    expand_seed,
-    expand_watch,
-    flatten_extra,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,6 +29,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .engines.postgres import Database
     from .runtime import Runtime
+    from .seed import PythonSeed, SeedPlan, SeedStep
 
 SEED_HOOK = "pytest_dbsnap_seed"
 KEY_HOOK = "pytest_dbsnap_cache_key"
@@ -60,7 +51,7 @@ class State:
     config: pytest.Config
     settings: Settings
     role: str = "main"
-    session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    session: str = field(default_factory=lambda: os.urandom(6).hex())
     owner: bool = True
     """Whether this process keeps a sentinel for the session (see :mod:`.reaper`)."""
     handed: dict[str, Any] | None = None
@@ -121,6 +112,8 @@ class State:
 
     def plan(self) -> SeedPlan:
         """The seed plan and cache-key inputs, from the settings and the recorded hooks."""
+        from .seed import SeedPlan, ShellCommand, expand_seed, expand_watch, flatten_extra
+
         if self._late:
             raise ConfigError(self._late[0])
         settings = self.settings
@@ -141,6 +134,10 @@ class State:
         )
 
     def _python_seed(self, impl: _Impl) -> PythonSeed:
+        import inspect
+
+        from .seed import PythonSeed
+
         function = impl.function
         try:
             source = inspect.getsource(function)

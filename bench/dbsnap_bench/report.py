@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .mechanisms import MECHANISMS, SeedResult
+from .ratios import Ratio
+from .ratios import table as ratio_table
 from .seeds import SEEDS
 from .stats import Series, X, ratio, seconds, times
 from .suite import VARIANTS, SuiteResult
@@ -42,6 +44,7 @@ class Report:
     machine: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, SeedResult] = field(default_factory=dict)
     suite: SuiteResult | None = None
+    ratios: list[Ratio] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,6 +56,7 @@ class Report:
             "machine": self.machine,
             "seeds": {k: v.as_dict() for k, v in self.seeds.items()},
             "suite": self.suite.as_dict() if self.suite else None,
+            "ratios": [r.as_dict() for r in self.ratios],
             "notes": self.notes,
         }
 
@@ -243,6 +247,9 @@ def summary(report: Report) -> list[str]:
     if report.suite is not None:
         lines += [f"Wall time of the example suite ({_suite_what(report.suite)}):", ""]
         lines += [*suite_table(report.suite), ""]
+    if report.ratios:
+        lines += ["Side by side (each figure and its baseline measured in this run):", ""]
+        lines += [*ratio_table(report.ratios), ""]
     return lines
 
 
@@ -321,6 +328,16 @@ def markdown(report: Report) -> str:
             "after a test that changed the schema. See `bench/baselines/`.",
             "",
             *suite_commands(suite),
+            "",
+        ]
+    if report.ratios:
+        lines += [
+            "## Side by side",
+            "",
+            "Each figure beside the baseline measured in the same run, rounds interleaved; "
+            "the ratio is of the medians (below 1: cheaper than the baseline).",
+            "",
+            *ratio_table(report.ratios),
             "",
         ]
     lines += ["![chart](latest.png)", ""]
