@@ -46,9 +46,11 @@ def pytest_unconfigure(config):
 NO_DOCKER = "unix:///nonexistent/docker.sock"
 
 
-def sessions_on_daemon(client: docker.DockerClient) -> set[str]:
-    found = client.containers.list(all=True, filters={"label": "dbsnap.session"}, sparse=True)
-    return {str(c.id) for c in found}
+def containers_of(client: docker.DockerClient, project: str) -> list[str]:
+    found = client.containers.list(
+        all=True, filters={"label": f"dbsnap.project={project}"}, sparse=True
+    )
+    return [str(c.id) for c in found]
 
 
 @pytest.fixture
@@ -135,7 +137,6 @@ def default_image_present(client: docker.DockerClient, base_image: str) -> Itera
 def test_unconfigured_project_gets_a_snapshot_only_when_a_test_asks(
     unconfigured: pytest.Pytester, docker_client: docker.DockerClient, base_image: str
 ) -> None:
-    before = sessions_on_daemon(docker_client)
     # The project's name is its folder's, made valid for a tag.
     name = unconfigured.path.name.lower()
     ours = {"label": f"dbsnap.project={name}"}
@@ -163,4 +164,4 @@ def test_unconfigured_project_gets_a_snapshot_only_when_a_test_asks(
         finally:
             for image in made:
                 docker_client.images.remove(image.id, force=True)
-    assert sessions_on_daemon(docker_client) == before
+    assert containers_of(docker_client, name) == []
