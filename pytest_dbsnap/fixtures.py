@@ -23,7 +23,7 @@ from .errors import DbsnapError
 if TYPE_CHECKING:
     import psycopg
 
-    from .engines.postgres import Database
+    from .database import Database
     from .instance import Instance
     from .pool import Pool
     from .runtime import Copy, Runtime

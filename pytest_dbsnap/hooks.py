@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .engines.postgres import Database
+    from .database import Database
 
 
 @pytest.hookspec

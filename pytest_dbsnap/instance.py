@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .database import Database
 from .docker import LABEL_PREFIX
-from .engines.postgres import Database, PostgresEngine
+from .engines.postgres import PostgresEngine
 from .snapshot import owner_labels
 
 if TYPE_CHECKING:

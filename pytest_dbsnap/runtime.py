@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .config import Settings
+from .database import Database
 from .docker import Docker, Progress
-from .engines.postgres import Database, PostgresEngine
+from .engines.postgres import PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import DbsnapError
 from .instance import Instance, server_command, start_instance, stop_instance

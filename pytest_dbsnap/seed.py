@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .engines.postgres import Database
+    from .database import Database
 
 # Bump when the snapshot's layout changes (PGDATA location, labels, cleanup),
 # so that snapshots made by an older plugin are not reused.

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .database import Database
 from .docker import LABEL_PREFIX, NameTaken, Progress, labels_of
-from .engines.postgres import Database, PostgresEngine
+from .engines.postgres import PostgresEngine
 from .errors import ImageError, LockTimeoutError, RegistryError, SeedError, SnapshotNotFound
 from .reaper import SESSION, is_alive
 from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, cache_key

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .config import Settings
-    from .engines.postgres import Database
+    from .database import Database
     from .runtime import Runtime
     from .seed import PythonSeed, SeedPlan, SeedStep
 

@@ -41,7 +41,7 @@ import pytest
 from docker.models.containers import Container
 from psycopg import sql
 
-from pytest_dbsnap.engines.postgres import Database as DbsnapDatabase
+from pytest_dbsnap.database import Database as DbsnapDatabase
 
 #: Label on everything the benchmark creates by hand.
 BENCH_LABEL = "dbsnap-bench"

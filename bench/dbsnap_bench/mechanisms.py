@@ -20,7 +20,7 @@ import psycopg
 from dbsnap_bench_common import truncate_and_reseed
 from psycopg import sql
 
-from pytest_dbsnap.engines.postgres import Database
+from pytest_dbsnap.database import Database
 from pytest_dbsnap.engines.postgres_admin import Admin
 from pytest_dbsnap.instance import Instance, start_instance, stop_instance
 from pytest_dbsnap.runtime import Runtime

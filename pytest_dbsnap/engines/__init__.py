@@ -8,6 +8,7 @@ PostgreSQL exists today (:mod:`pytest_dbsnap.engines.postgres`).
 
 from __future__ import annotations
 
-from .postgres import Database, PostgresEngine
+from ..database import Database
+from .postgres import PostgresEngine
 
 __all__ = ["Database", "PostgresEngine"]

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import os
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
+from ..database import Database
 from ..errors import ContainerError, ImageError, SeedError
 from .psql_errors import find_failure
 
@@ -27,72 +24,6 @@ if TYPE_CHECKING:
 
     from ..docker import Docker, ExecResult
     from ..seed import SqlFile
-
-
-@dataclass(frozen=True)
-class Database:
-    """Where a test database lives and how to reach it.
-
-    ``dsn`` is a libpq conninfo string for ``psycopg.connect``; ``url`` is a
-    ``postgresql://`` URL for SQLAlchemy and most frameworks.
-    """
-
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-
-    @property
-    def dsn(self) -> str:
-        """libpq conninfo of exactly this database.
-
-        It also pins what the host's ``PGSSLMODE``, ``PGTARGETSESSIONATTRS``
-        and ``PGOPTIONS`` would otherwise change (libpq reads them for every
-        keyword not given): a test database has no TLS and no replicas.
-        """
-        return make_conninfo(
-            host=self.host,
-            port=str(self.port),
-            user=self.user,
-            password=self.password,
-            dbname=self.dbname,
-            sslmode="prefer",
-            target_session_attrs="any",
-            options="",
-        )
-
-    @property
-    def url(self) -> str:
-        return (
-            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
-        )
-
-    def environment(self) -> dict[str, str]:
-        """``DATABASE_URL`` and the libpq ``PG*`` variables pointing at this database."""
-        return {
-            "DATABASE_URL": self.url,
-            "PGHOST": self.host,
-            "PGPORT": str(self.port),
-            "PGUSER": self.user,
-            "PGPASSWORD": self.password,
-            "PGDATABASE": self.dbname,
-        }
-
-    def with_dbname(self, dbname: str) -> Database:
-        """The same server, another database."""
-        return dataclasses.replace(self, dbname=dbname)
-
-    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
-        """A new psycopg connection to this database."""
-        return psycopg.connect(self.dsn, **kwargs)
-
-    def __repr__(self) -> str:  # never show the password
-        return (
-            f"Database(host={self.host!r}, port={self.port}, user={self.user!r}, "
-            f"dbname={self.dbname!r})"
-        )
 
 
 # Run the image's own entrypoint under a shell that outlives the server, so the

@@ -15,7 +15,7 @@ import psycopg.errors
 from psycopg import sql
 
 from ..errors import ContainerError
-from .postgres import Database
+from ..database import Database
 
 Strategy = Literal["file_copy", "wal_log"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dbsnap.engines.postgres import Database
+from pytest_dbsnap.database import Database
 from pytest_dbsnap.engines.psql_errors import find_failure
 
 INSIDE = "/tmp/dbsnap-seed-0001.sql"
