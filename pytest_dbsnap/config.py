@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from . import app_env
+from .app_env import EnvVar
 from .errors import ConfigError
 
-Kind = Literal["str", "list", "bool", "seconds", "count", "choice"]
+Kind = Literal["str", "list", "lines", "bool", "seconds", "count", "choice"]
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -137,8 +139,32 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "keep fsync, synchronous_commit and full_page_writes on in test containers",
     ),
+    Setting(
+        "env",
+        "lines",
+        "",
+        "NAME=TEMPLATE lines: variables set before conftests are imported, pointing at the "
+        "worker's database ({host} {port} {user} {password} {dbname} {url} {url:DRIVER})",
+    ),
+    Setting(
+        "cache_env",
+        "list",
+        "",
+        "names of environment variables whose values enter the cache key (the seed reads them)",
+    ),
+    Setting(
+        "sqlalchemy_engines",
+        "list",
+        "",
+        "module:attribute of SQLAlchemy engines to dispose of whenever the database behind "
+        "dbsnap_env is reset",
+    ),
     Setting("disable", "bool", "false", "turn the plugin off"),
 )
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_OBJECT_PATH = re.compile(rf"{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*")
 
 # One path component of a Docker repository name, as the daemon accepts it.
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
@@ -195,6 +221,9 @@ class Settings:
     clone_strategy: str
     reuse: bool
     durable: bool
+    env: tuple[EnvVar, ...]
+    cache_env: tuple[str, ...]
+    sqlalchemy_engines: tuple[str, ...]
     disable: bool
     rootdir: Path
     docker_host: str = ""
@@ -255,6 +284,18 @@ def resolve(
             "registry.example.com/team/app-db"
         )
     values["project"] = _project(str(values["project"]), rootdir)
+    values["env"] = app_env.parse(values["env"])  # type: ignore[arg-type]
+    for name in values["cache_env"]:  # type: ignore[attr-defined]
+        if not _ENV_NAME.fullmatch(name):
+            raise ConfigError(
+                f"dbsnap_cache_env: {name!r} is not the name of an environment variable"
+            )
+    for path in values["sqlalchemy_engines"]:  # type: ignore[attr-defined]
+        if not _OBJECT_PATH.fullmatch(path):
+            raise ConfigError(
+                f"dbsnap_sqlalchemy_engines: {path!r} is not module:attribute; write e.g. "
+                "app.core.db:engine"
+            )
     if not values["image"]:
         raise ConfigError(
             "dbsnap_image is empty: name a PostgreSQL image such as postgres:17 "
@@ -313,6 +354,12 @@ def _parse(setting: Setting, raw: object, source: str) -> object:
     """
     if isinstance(raw, (list, tuple)) and not all(isinstance(item, str) for item in raw):
         raise ConfigError(f"{source}={raw!r} is not a list of strings: quote every entry")
+    if setting.kind == "lines":
+        if isinstance(raw, str):
+            return tuple(raw.splitlines())
+        if isinstance(raw, (list, tuple)):
+            return tuple(raw)
+        raise ConfigError(f"{source}={raw!r} is not text: write one NAME=TEMPLATE per line")
     if setting.kind == "list":
         if isinstance(raw, str):
             try:

@@ -80,7 +80,16 @@ def lease(runtime: Runtime, mode: str) -> Lease:
 
 
 def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str, str]:
-    """(scope, mode) for ``node``: its ``dbsnap`` markers over the settings.
+    """(scope, mode) for ``node``: its ``dbsnap`` markers over the settings."""
+    chosen = _marked(node)
+    return (
+        chosen.get("scope", runtime.settings.scope),
+        chosen.get("mode", runtime.settings.mode),
+    )
+
+
+def _marked(node: pytest.Item | pytest.Collector) -> dict[str, str]:
+    """What the ``dbsnap`` markers of ``node`` choose.
 
     Markers on the test, its class and its module merge; for each keyword the
     closest one wins.
@@ -102,10 +111,7 @@ def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str
                     pytrace=False,
                 )
             chosen.setdefault(name, value)
-    return (
-        chosen.get("scope", runtime.settings.scope),
-        chosen.get("mode", runtime.settings.mode),
-    )
+    return chosen
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +179,10 @@ def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Itera
     copy inside the worker's.
     """
     scope, mode = options(request.node, _dbsnap_runtime)
-    if scope == "worker":
+    settings = _dbsnap_runtime.settings
+    if scope == "worker" or (settings.env and (scope, mode) == (settings.scope, settings.mode)):
+        # With dbsnap_env, the database behind the application's address: the
+        # one the code under test uses, pristine at the start of each unit.
         yield request.getfixturevalue("dbsnap_worker")
         return
     if scope == "module":
@@ -189,6 +198,17 @@ def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Itera
             lent.keep()
         else:
             lent.give_back()
+
+
+@pytest.fixture
+def dbsnap_scope(request: pytest.FixtureRequest) -> str:
+    """How long this test's pristine database lives: ``function``, ``module`` or ``worker``.
+
+    ``dbsnap_scope`` (the setting) as the test's ``dbsnap`` markers change it.
+    """
+    state = state_of(request.config)
+    chosen = _marked(request.node)
+    return chosen.get("scope", state.settings.scope)
 
 
 @pytest.fixture

@@ -37,3 +37,16 @@ def pytest_dbsnap_cache_key(config: pytest.Config) -> str | Sequence[str] | None
 
     For example the current Alembic head revision, or a hash of your models.
     """
+
+
+@pytest.hookspec
+def pytest_dbsnap_database_reset(database: Database, config: pytest.Config) -> None:
+    """Close what holds connections to the database behind ``dbsnap_env``.
+
+    Called in each worker at the end of every unit of ``dbsnap_scope``
+    (``function``: after each test; ``module``: after each module), right
+    before its connections are ended and, if anything was written, the
+    database is replaced by a pristine copy at the same address. The engines
+    named in ``dbsnap_sqlalchemy_engines`` are disposed of for you; close the
+    rest here: sessions, caches, other pools.
+    """

@@ -13,14 +13,15 @@ reaches only the tests that ask for a database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from . import hooks
-from .config import SETTINGS, Setting, resolve
+from . import env_mode, hooks
+from .config import SETTINGS, Setting, Settings, resolve
 from .errors import DbsnapError
 from .fixtures import (
     FAILED,
@@ -31,6 +32,7 @@ from .fixtures import (
     dbsnap_db,
     dbsnap_dsn,
     dbsnap_module_db,
+    dbsnap_scope,
     dbsnap_worker,
     dbsnap_worker_conn,
 )
@@ -38,7 +40,7 @@ from .progress import Meter
 from .state import State
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
     from _pytest.terminal import TerminalReporter
 
@@ -49,6 +51,7 @@ __all__ = [
     "dbsnap_db",
     "dbsnap_dsn",
     "dbsnap_module_db",
+    "dbsnap_scope",
     "dbsnap_worker",
     "dbsnap_worker_conn",
 ]
@@ -91,8 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
 
 
-def _ini_type(setting: Setting) -> Literal["args", "string"]:
-    return "args" if setting.kind == "list" else "string"
+def _ini_type(setting: Setting) -> Literal["args", "linelist", "string"]:
+    return {"list": "args", "lines": "linelist"}.get(setting.kind, "string")  # type: ignore[return-value]
 
 
 def _ini(config: pytest.Config, setting: Setting) -> object:
@@ -110,25 +113,37 @@ def _ini(config: pytest.Config, setting: Setting) -> object:
         return getattr(entry, "value", entry)
 
 
+def _settings(config: pytest.Config, flag: Callable[[Setting], object]) -> Settings:
+    rootdir = config.inipath.parent if config.inipath else config.rootpath
+    try:
+        return resolve(rootdir, flag, lambda setting: _ini(config, setting), os.environ)
+    except DbsnapError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With ``dbsnap_env``, the database exists before any conftest is imported."""
+    settings = _settings(early_config, lambda setting: env_mode.flag(early_config, setting.ini))
+    if settings.disable or not settings.env:
+        return
+    state = State(early_config, settings)
+    early_config.stash[STATE] = state
+    env_mode.start(state)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "dbsnap(scope=None, mode=None): how this test gets its pristine database "
         "(scope: function, module or worker; mode: clone or container)",
     )
-    rootdir = config.inipath.parent if config.inipath else config.rootpath
-    try:
-        settings = resolve(
-            rootdir,
-            lambda setting: config.getoption(setting.ini, None),
-            lambda setting: _ini(config, setting),
-            os.environ,
-        )
-    except DbsnapError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if settings.disable:
-        return
-    state = State(config, settings)
+    state = config.stash.get(STATE, None)
+    if state is None:
+        settings = _settings(config, lambda setting: config.getoption(setting.ini, None))
+        if settings.disable:
+            return
+        state = State(config, settings)
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         state.role = str(workerinput.get("workerid", "worker"))
@@ -148,6 +163,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if state is None:
         return
     state.record_hooks()
+    if state.settings.env and state.late:  # an initial conftest came after the snapshot
+        raise pytest.UsageError(state.late)
+    if state.settings.sqlalchemy_engines and not _runs_no_tests(config):
+        from .integrations.sqlalchemy import load_engines
+
+        try:
+            state.engines = load_engines(state.settings.sqlalchemy_engines)
+        except DbsnapError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if config.pluginmanager.hasplugin("dsession") and _likely_needed(config, state):
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         meter = Meter(lambda text: terminal.write_line(f"dbsnap:   {text}") if terminal else None)
@@ -160,12 +184,59 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state.prepare(log, meter)
 
 
+def _runs_no_tests(config: pytest.Config) -> bool:
+    option = config.option
+    return any(
+        getattr(option, name, False)
+        for name in ("showfixtures", "show_fixtures_per_test", "collectonly", "setupplan")
+    )
+
+
 def _likely_needed(config: pytest.Config, state: State) -> bool:
     """Whether the controller should prepare the snapshot before the workers start."""
-    option = config.option
-    if getattr(option, "showfixtures", False) or getattr(option, "show_fixtures_per_test", False):
-        return False
-    return state.configured
+    return state.configured and not _runs_no_tests(config)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is not None and state.settings.env and state.late:
+        # The database every test uses was made without that hook.
+        if hasattr(session.config, "workerinput"):
+            state.broken = state.late  # a worker cannot stop the session: its tests fail
+        else:
+            raise pytest.UsageError(state.late)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash.get(STATE, None)
+    if state is not None and state.settings.env and state.broken:
+        pytest.fail(f"dbsnap: {state.broken}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """With ``dbsnap_env``: after a unit of ``dbsnap_scope`` and its fixtures, make the
+    database behind the address pristine again."""
+    state = item.config.stash.get(STATE, None)
+    if (
+        state is None
+        or not state.settings.env
+        or nextitem is None
+        or state.unit(item) == state.unit(nextitem)
+    ):
+        return (yield)
+    try:
+        result = yield
+    except BaseException:
+        with contextlib.suppress(DbsnapError):  # later tests fail with it (state.broken)
+            state.end_of_unit()
+        raise
+    try:
+        state.end_of_unit()
+    except DbsnapError as exc:
+        pytest.fail(f"dbsnap: {exc}", pytrace=False)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -266,6 +337,9 @@ def summary_lines(reports: list[WorkerReport]) -> tuple[list[str], list[str]]:
     reused = sum(int(r.get("copies_reused", 0)) for r in reports)
     if made or reused:
         lines.append(f"pristine databases: {made} copies made, {reused} handed out again untouched")
+    resets = sum(int(r.get("resets", 0)) for r in reports)
+    if resets:
+        lines.append(f"the database behind dbsnap_env: replaced by a ready copy {resets} time(s)")
     lines += [f"kept {r['container']}: {r['kept']}" for r in reports if r.get("kept")]
     return lines, warned
 

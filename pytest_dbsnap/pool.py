@@ -95,6 +95,22 @@ class Pool(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def take(self, timeout: float) -> T:
+        """A ready item that becomes the caller's for good (never given back)."""
+        item = self.acquire(timeout)
+        with self._cond:
+            self._lent.remove(item)
+        return item
+
+    def discard(self, item: T) -> None:
+        """Destroy ``item`` in the background (it is not, or no longer, the pool's)."""
+        with self._cond:
+            if self._thread.is_alive() and not self._closing:
+                self._used.append(item)
+                self._cond.notify_all()
+                return
+        self._destroy_quietly(item)
+
     def release(self, item: T) -> None:
         """Give ``item`` back. The thread inspects it, when the pool has an
         ``inspect``: an untouched item is handed out again, any other destroyed."""

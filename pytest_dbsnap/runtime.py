@@ -16,7 +16,8 @@ import dataclasses
 import itertools
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from .database import Database
 from .docker import Docker, Progress
 from .engines.postgres import PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
-from .errors import DbsnapError
+from .errors import ContainerError, DbsnapError
 from .instance import Instance, server_command, start_instance, stop_instance
 from .pool import Pool
 from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
@@ -66,12 +67,15 @@ class Runtime:
     warnings: list[str] = field(default_factory=list)
     copies_made: int = 0
     copies_reused: int = 0
+    resets: int = 0
     _docker: Docker | None = None
     _failure: DbsnapError | None = None
     _command: list[str] | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Admin | Docker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _shared_marks: WriteMarks | None = None
+    _trash_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def template(self) -> str:
@@ -124,6 +128,7 @@ class Runtime:
             else "",
             "copies_made": self.copies_made,
             "copies_reused": self.copies_reused,
+            "resets": self.resets,
         }
 
     def sweep_quietly(self) -> None:
@@ -193,16 +198,103 @@ class Runtime:
         return self.instance
 
     def worker_database(self) -> Database:
-        """The database every test of this process shares (worker scope)."""
+        """The database every test of this process shares (worker scope).
+
+        With ``dbsnap_env`` it is the one behind the application's address,
+        made pristine again by :meth:`renew_shared`.
+        """
         if self.shared is None:
             server = self.worker_instance().database
+            admin = self._admin(server)
             self._remembering(
-                lambda: self._admin(server).clone(
-                    self.template, self.settings.dbname, self._strategy
-                )
+                lambda: admin.clone(self.template, self.settings.dbname, self._strategy)
+            )
+            self._shared_marks = self._remembering(
+                lambda: admin.write_marks(server, self.settings.dbname)
             )
             self.shared = server
         return self.shared
+
+    def renew_shared(self) -> bool:
+        """Make the worker database pristine again (the end of a unit of ``dbsnap_scope``).
+
+        Its connections are ended; when it provably holds no write it stays,
+        else a ready copy is renamed into its place (no copying meanwhile).
+        Whether it was replaced.
+        """
+        shared = self.worker_database()
+        name = self.settings.dbname
+        admin = self._admin(shared)
+        admin.disconnect(name)
+        assert self._shared_marks is not None
+        if self._reuse(shared) and admin.untouched(shared, name, self._shared_marks):
+            self.copies_reused += 1
+            return False
+        pool = self.clone_pool()
+        fresh = _or_diagnosed(self, lambda: pool.take(self.settings.startup_timeout))
+        trash = f"{name[:40]}_old_{next(self._trash_counter)}"
+        self._remembering(lambda: admin.replace(name, fresh.database.dbname, trash))
+        pool.discard(Copy(shared.with_dbname(trash), fresh.marks))
+        self._shared_marks = fresh.marks
+        self.resets += 1
+        return True
+
+    def adopt(self, given: dict[str, Any]) -> Database:
+        """Take over a container the xdist controller started for this worker (see
+        :meth:`prestart`); its template and worker database are made already."""
+        snapshot = self.ensure_snapshot()
+        container = self.docker().get_container(str(given["container"]))
+        if container is None:
+            raise ContainerError(
+                f"the container the xdist controller started for {self.role} is gone "
+                "(removed, or the Docker daemon restarted?); run again"
+            )
+        database = Database(
+            host=self.settings.host,
+            port=int(given["port"]),
+            user=snapshot.user,
+            password=str(given["password"]),
+            dbname=snapshot.dbname,
+        )
+        self.instance = Instance(container, database, float(given["start_seconds"]))
+        self.started.append(self.instance)
+        self._shared_marks = self._admin(database).write_marks(database, database.dbname)
+        self.shared = database
+        return database
+
+    def prestart(self, roles: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Start a prepared container for each xdist worker in ``roles``, side by side.
+
+        What :meth:`adopt` needs, by role. A container whose worker never comes
+        is removed with the session (:func:`sweep`).
+        """
+        self.ensure_snapshot()
+        with ThreadPoolExecutor(max_workers=max(1, len(roles))) as threads:
+            started = list(threads.map(self._prepared, roles))
+        return {
+            role: {
+                "container": instance.container.id,
+                "port": instance.database.port,
+                "password": instance.database.password,
+                "start_seconds": instance.start_seconds,
+            }
+            for role, instance in zip(roles, started, strict=True)
+        }
+
+    def _prepared(self, role: str) -> Instance:
+        """A container from the snapshot with its template and worker database made."""
+        instance = self._start(role)
+        try:
+            admin = Admin.connect(instance.database, avoid=self.settings.dbname)
+            try:
+                admin.make_template(self.settings.dbname, self.template)
+                admin.clone(self.template, self.settings.dbname, self._strategy)
+            finally:
+                admin.close()
+        except BaseException:
+            self.docker().remove_quietly(instance.container)
+            raise
+        return instance
 
     def clone_pool(self) -> Pool[Copy]:
         """Copies of the template, made ahead inside this process's container.
@@ -224,7 +316,7 @@ class Runtime:
             def inspect(copy: Copy) -> bool:
                 admin = self._admin(server)
                 admin.disconnect(copy.database.dbname)
-                return admin.write_marks(server, copy.database.dbname) == copy.marks
+                return admin.untouched(server, copy.database.dbname, copy.marks)
 
             def destroy(copy: Copy) -> None:
                 self._admin(server).drop(copy.database.dbname)
@@ -382,3 +474,11 @@ class Runtime:
         except DbsnapError as exc:
             self._failure = exc
             raise
+
+
+def _or_diagnosed(runtime: Runtime, make: Callable[[], T]) -> T:
+    """``make()``, its error explained when this process's container died."""
+    try:
+        return make()
+    except DbsnapError as exc:
+        raise type(exc)(runtime.diagnose(exc)) from exc

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from . import app_env
 from .database import Database
 from .docker import LABEL_PREFIX, NameTaken, Progress, labels_of
 from .engines.postgres import PostgresEngine
@@ -374,7 +375,7 @@ def _seed(
                 docker, container, step, index, user=settings.user, dbname=settings.dbname
             )
         elif isinstance(step, ShellCommand):
-            _run_command(step, database)
+            _run_command(step, database, app_env.render(settings.env, database))
         else:
             _run_hook(step, database)
 
@@ -396,8 +397,9 @@ def command_environment(database: Database) -> dict[str, str]:
     return env
 
 
-def _run_command(step: ShellCommand, database: Database) -> None:
-    env = command_environment(database)
+def _run_command(step: ShellCommand, database: Database, app: dict[str, str]) -> None:
+    """Run the seed command; ``app`` are the ``dbsnap_env`` variables, for the seeding database."""
+    env = {**command_environment(database), **app}
     result = subprocess.run(
         step.command,
         shell=True,

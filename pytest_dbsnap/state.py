@@ -60,6 +60,10 @@ class State:
     """Why the xdist controller could not prepare the snapshot."""
     asked: bool = False
     """Whether a test of this process asked for a database."""
+    engines: list[Any] = field(default_factory=list)
+    """The SQLAlchemy engines of ``dbsnap_sqlalchemy_engines``, imported."""
+    broken: str = ""
+    """Why the database behind ``dbsnap_env`` could not be made pristine again."""
     _hooks: dict[str, tuple[_Impl, ...]] | None = None
     _late: list[str] = field(default_factory=list)
     _runtime: Runtime | None = None
@@ -95,6 +99,14 @@ class State:
         where = Path(str(getattr(plugin, "__file__", "") or getattr(plugin, "__name__", plugin)))
         with contextlib.suppress(ValueError):
             where = where.resolve().relative_to(self.settings.rootdir.resolve())
+        if self.settings.env:
+            self._late.append(
+                f"{where.as_posix()} defines {' and '.join(names)}, but with dbsnap_env the "
+                "snapshot is made before any conftest.py is imported; move the hook into a "
+                "plugin module (`-p mypackage.dbsnap_hooks` in addopts) or seed with "
+                "dbsnap_seed / dbsnap_seed_command"
+            )
+            return
         self._late.append(
             f"{where.as_posix()} defines {' and '.join(names)}, but pytest loads it during "
             "collection, after the snapshot's cache key is computed (so `pytest` and "
@@ -102,6 +114,11 @@ class State:
             f"at start-up (the one in {self.settings.rootdir} or next to your testpaths) or into "
             "a plugin"
         )
+
+    @property
+    def late(self) -> str:
+        """Why a hook registered after they were read is an error (empty: none was)."""
+        return self._late[0] if self._late else ""
 
     @property
     def configured(self) -> bool:
@@ -123,6 +140,9 @@ class State:
             steps.append(ShellCommand(settings.seed_command, rootdir))
         steps += [self._python_seed(impl) for impl in self._hook_impls(SEED_HOOK)]
         extra: list[str] = [settings.cache_key] if settings.cache_key else []
+        for name in settings.cache_env:  # what the seed reads, that the key cannot see
+            value = os.environ.get(name)
+            extra.append(f"env {name}" + ("" if value is None else f"={value}"))
         for impl in self._hook_impls(KEY_HOOK):
             given = {"config": self.config}
             extra += flatten_extra([impl.function(**{a: given[a] for a in impl.argnames})])
@@ -216,6 +236,31 @@ class State:
         # With a snapshot from the controller, its sentinel speaks for the session;
         # otherwise this worker looks after itself, under the same session.
         self.owner = self.handed is None
+
+    # dbsnap_env -----------------------------------------------------------------
+
+    def unit(self, item: pytest.Item) -> str:
+        """Which unit of ``dbsnap_scope`` ``item`` belongs to."""
+        scope = self.settings.scope
+        if scope == "worker":
+            return ""
+        return str(item.path) if scope == "module" else item.nodeid
+
+    def end_of_unit(self) -> None:
+        """Close what the project holds on the database behind ``dbsnap_env``, then
+        make it pristine again; a failure fails every later test of this process."""
+        runtime = self.runtime()
+        try:
+            shared = runtime.worker_database()
+            self.config.hook.pytest_dbsnap_database_reset(database=shared, config=self.config)
+            if self.engines:
+                from .integrations.sqlalchemy import dispose
+
+                dispose(self.engines)
+            runtime.renew_shared()
+        except DbsnapError as exc:
+            self.broken = f"the database behind dbsnap_env could not be made pristine: {exc}"
+            raise DbsnapError(self.broken) from None
 
     def close(self) -> list[str]:
         """Close the runtime, if one was made; the problems met."""

@@ -14,10 +14,11 @@ import psycopg
 import psycopg.errors
 from psycopg import sql
 
-from ..errors import ContainerError
 from ..database import Database
+from ..errors import ContainerError
 
 Strategy = Literal["file_copy", "wal_log"]
+_MISSING: tuple[object, ...] = ("missing",)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,28 @@ class Admin:
             query += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy.upper()))
         self._execute(query, f"copying {template} to {name}")
 
+    def replace(self, name: str, copy: str, trash: str) -> None:
+        """Put database ``copy`` in the place of ``name``; the old one becomes ``trash``.
+
+        Two renames, no copying: the address of ``name`` stays, its data is
+        ``copy``'s. Connections to the old one are ended, and none can start
+        meanwhile.
+        """
+        old = sql.Identifier(name)
+        self._execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(old),
+            f"closing {name}",
+        )
+        self.disconnect(name)
+        self._execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(old, sql.Identifier(trash)),
+            f"moving {name} aside",
+        )
+        self._execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(copy), old),
+            f"putting {copy} in the place of {name}",
+        )
+
     def drop(self, name: str) -> None:
         """Drop ``name``, terminating its connections first."""
         self._execute(
@@ -117,6 +140,22 @@ class Admin:
         - every sequence's last value, since ``nextval`` and ``setval`` write
           in place without touching the tuple counters.
         """
+        catalog = self._catalog_marks(name)
+        if catalog == _MISSING:
+            return WriteMarks(catalog, "")
+        return WriteMarks(catalog, self._sequence_marks(server, name))
+
+    def untouched(self, server: Database, name: str, pristine: WriteMarks) -> bool:
+        """Whether ``name`` still has the marks ``pristine`` (see :meth:`write_marks`).
+
+        The sequences, which take a connection to ``name``, are looked at only
+        when the counters show no write.
+        """
+        if self._catalog_marks(name) != pristine.catalog:
+            return False
+        return self._sequence_marks(server, name) == pristine.sequences
+
+    def _catalog_marks(self, name: str) -> tuple[object, ...]:
         row = self.conn.execute(
             """
             SELECT pg_stat_get_db_tuples_inserted(d.oid),
@@ -131,8 +170,10 @@ class Admin:
             """,
             [name],
         ).fetchone()
-        if row is None:
-            return WriteMarks(("missing",), "")
+        return _MISSING if row is None else tuple(row)
+
+    @staticmethod
+    def _sequence_marks(server: Database, name: str) -> str:
         with psycopg.connect(
             server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
         ) as conn:
@@ -140,7 +181,7 @@ class Admin:
                 "SELECT coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename,"
                 " last_value), ',' ORDER BY schemaname, sequencename), '') FROM pg_sequences"
             ).fetchone()
-        return WriteMarks(tuple(row), str(sequences[0] if sequences else ""))
+        return str(sequences[0] if sequences else "")
 
     def disconnect(self, name: str, timeout: float = 10) -> None:
         """Terminate every connection to ``name`` and wait until they are gone."""

@@ -1,0 +1,1 @@
+"""Integrations with libraries a project may use; each imported only when used."""
