@@ -218,6 +218,19 @@ def dbsnap_dsn(dbsnap_db: Database) -> str:
 
 
 @pytest.fixture
+def dbsnap_engine(dbsnap_db: Database) -> Iterator[Any]:
+    """A SQLAlchemy ``Engine`` on this test's pristine database (``postgresql+psycopg``),
+    disposed of after it. Needs SQLAlchemy (``pytest-dbsnap[sqlalchemy]``)."""
+    from .integrations.sqlalchemy import engine_for
+
+    engine = engine_for(dbsnap_db)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
 def dbsnap_conn(dbsnap_db: Database) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection to this test's pristine database, closed after it."""
     conn = dbsnap_db.connect()

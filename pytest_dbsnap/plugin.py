@@ -21,6 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import env_mode, hooks
+from .async_fixtures import (
+    _dbsnap_aconn__anyio,
+    _dbsnap_async_engine__anyio,
+    dbsnap_aconn,
+    dbsnap_async_engine,
+)
 from .config import SETTINGS, Setting, Settings, resolve
 from .errors import DbsnapError
 from .fixtures import (
@@ -31,6 +37,7 @@ from .fixtures import (
     dbsnap_conn,
     dbsnap_db,
     dbsnap_dsn,
+    dbsnap_engine,
     dbsnap_module_db,
     dbsnap_scope,
     dbsnap_worker,
@@ -46,10 +53,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATE",
+    "_dbsnap_aconn__anyio",
+    "_dbsnap_async_engine__anyio",
     "_dbsnap_runtime",
+    "dbsnap_aconn",
+    "dbsnap_async_engine",
     "dbsnap_conn",
     "dbsnap_db",
     "dbsnap_dsn",
+    "dbsnap_engine",
     "dbsnap_module_db",
     "dbsnap_scope",
     "dbsnap_worker",
@@ -154,6 +166,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(state.close_quietly)  # a safety net behind _dbsnap_runtime
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dbsnap-xdist")
+    if config.pluginmanager.hasplugin("asyncio"):
+        from .integrations import pytest_asyncio
+
+        config.pluginmanager.register(pytest_asyncio, "dbsnap-asyncio")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..database import Database
 
 
 def load_engines(paths: Sequence[str]) -> list[Any]:
@@ -41,13 +44,37 @@ def load_engines(paths: Sequence[str]) -> list[Any]:
 
 
 def dispose(engines: Sequence[Any]) -> None:
-    """Drop the engines' pooled connections (the database behind them is being replaced).
+    """Let go of every connection to the database that is being made pristine.
 
-    An ``AsyncEngine``'s pool is replaced without closing its connections
-    (closing them needs its event loop); the server ends them anyway.
+    Every ORM ``Session`` is closed first (``close_all_sessions``, which
+    SQLAlchemy offers for test teardown): a session-wide session of the test
+    suite releases its connection and begins anew on its next use. Then the
+    engines' pools are disposed of. An ``AsyncEngine``'s pool is replaced
+    without closing its connections (closing them needs its event loop); the
+    server ends them anyway.
     """
+    from sqlalchemy.orm import close_all_sessions
+
+    close_all_sessions()
     for engine in engines:
         if hasattr(engine, "sync_engine"):  # an AsyncEngine
             engine.sync_engine.dispose(close=False)
         else:
             engine.dispose()
+
+
+def engine_for(database: Database) -> Any:
+    """A SQLAlchemy ``Engine`` on ``database`` (``postgresql+psycopg://``)."""
+    from sqlalchemy import create_engine
+
+    return create_engine(database.url_for("psycopg"))
+
+
+def async_engine_for(database: Database) -> Any:
+    """An ``AsyncEngine`` on ``database``: asyncpg when installed, else psycopg's async."""
+    import importlib.util
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    driver = "asyncpg" if importlib.util.find_spec("asyncpg") else "psycopg"
+    return create_async_engine(database.url_for(driver))

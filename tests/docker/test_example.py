@@ -9,7 +9,8 @@ import pytest
 
 from .project import Project
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "shop"
 
 
 def test_shop_example_passes_with_four_workers(
@@ -33,3 +34,28 @@ def test_shop_example_passes_with_four_workers(
     again = project.run("-n", "4", "-p", "no:cacheprovider")
     again.assert_outcomes(passed=57)
     again.stdout.fnmatch_lines(["*(cache hit: nothing seeded)"])
+
+
+@pytest.mark.parametrize("scope", ["function", "worker"])
+def test_fastapi_example_runs_unchanged_at_two_workers(
+    project: Project, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    """Its engine is built at import from POSTGRES_*; settings only, no conftest change."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("alembic")
+    shutil.copytree(
+        EXAMPLES / "fastapi",
+        project.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", ".venv"),
+    )
+    monkeypatch.setenv("DBSNAP_PROJECT", project.name)
+    monkeypatch.setenv("DBSNAP_CACHE_KEY", project.name)
+    monkeypatch.setenv("DBSNAP_SCOPE", scope)
+    monkeypatch.setenv("FIRST_SUPERUSER", "admin@example.com")
+    monkeypatch.setenv("FIRST_SUPERUSER_PASSWORD", "changethis")
+    result = project.run("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=35)
+    result.stdout.fnmatch_lines(
+        [f"snapshot dbsnap/{project.name}:* (cache miss: *", "2 database container(s) started in *"]
+    )
