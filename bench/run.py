@@ -36,6 +36,7 @@ import docker  # noqa: E402
 import docker.errors  # noqa: E402
 import psycopg  # noqa: E402
 from dbsnap_bench import report as reporting  # noqa: E402
+from dbsnap_bench.fastapi_suite import run_fastapi  # noqa: E402
 from dbsnap_bench.mechanisms import Bench, Counts  # noqa: E402
 from dbsnap_bench.seeds import REPO, SEEDS  # noqa: E402
 from dbsnap_bench.startup import import_cost  # noqa: E402
@@ -68,6 +69,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-mechanisms", action="store_true", help="only the suite")
     p.add_argument("--skip-suite", action="store_true", help="only the mechanisms")
     p.add_argument("--only-ratios", action="store_true", help="only the side-by-side ratios")
+    p.add_argument("--skip-fastapi", action="store_true", help="no FastAPI example rows")
     return p.parse_args(argv)
 
 
@@ -190,6 +192,9 @@ def main(argv: list[str]) -> int:
             log(f"removed {len(swept)} container(s) an earlier run left behind")
         try:
             report.ratios.append(import_cost(5 if args.quick else 20, log))
+            if not args.skip_fastapi:
+                repeats = args.repeats or (1 if args.quick else 3)
+                report.ratios += run_fastapi(image=args.image, repeats=repeats, log=log)
             if args.only_ratios:
                 args.skip_mechanisms = args.skip_suite = True
             if not args.skip_mechanisms:
