@@ -20,7 +20,7 @@ from . import app_env
 from .app_env import EnvVar
 from .errors import ConfigError
 
-Kind = Literal["str", "list", "lines", "bool", "seconds", "count", "choice"]
+Kind = Literal["str", "list", "lines", "bool", "seconds", "count", "mib", "choice"]
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -128,6 +128,22 @@ SETTINGS: tuple[Setting, ...] = (
         ("file_copy", "wal_log"),
     ),
     Setting(
+        "storage",
+        "choice",
+        "auto",
+        "where a worker's databases live: ram (a tmpfs: copies and writes at memory speed), "
+        "disk (the container's storage), or auto (ram when a quarter of the Docker host's "
+        "memory holds every worker's)",
+        ("auto", "ram", "disk"),
+    ),
+    Setting(
+        "ram_size",
+        "mib",
+        "",
+        "MiB of RAM a worker's data folder may fill (default: the cluster, the pool's copies "
+        "and 128 MiB more)",
+    ),
+    Setting(
         "reuse",
         "bool",
         "true",
@@ -218,6 +234,8 @@ class Settings:
     scope: str
     mode: str
     pool_size: int
+    storage: str
+    ram_size: int
     clone_strategy: str
     reuse: bool
     durable: bool
@@ -380,7 +398,7 @@ def _parse(setting: Setting, raw: object, source: str) -> object:
             raise ConfigError(f"{source}={raw!r} is a boolean: {_wanted(setting)}")
         return raw
     if isinstance(raw, (int, float)):
-        if setting.kind not in ("count", "seconds"):
+        if setting.kind not in ("count", "seconds", "mib"):
             raise ConfigError(f"{source}={raw!r} is a number: {_wanted(setting)}")
         raw = repr(raw)
     text = str(raw).strip()
@@ -397,6 +415,12 @@ def _parse(setting: Setting, raw: object, source: str) -> object:
     if setting.kind == "count":
         if not text.isdigit() or int(text) < 1:
             raise ConfigError(f"{source}={text!r} is not a count: {_wanted(setting)}")
+        return int(text)
+    if setting.kind == "mib":
+        if text in ("", "0"):
+            return 0
+        if not text.isdigit() or int(text) < 16:
+            raise ConfigError(f"{source}={text!r} is not a size: {_wanted(setting)}")
         return int(text)
     if setting.kind == "seconds":
         try:
@@ -419,4 +443,6 @@ def _wanted(setting: Setting) -> str:
         return "use a whole number, 1 or more"
     if setting.kind == "seconds":
         return "use a positive number"
+    if setting.kind == "mib":
+        return "use a whole number of MiB, 16 or more (empty: computed)"
     return "use a string"

@@ -128,6 +128,11 @@ class Docker:
     def close(self) -> None:
         self.client.close()
 
+    @_translated("asking the Docker daemon about its machine")
+    def memory_total(self) -> int:
+        """Bytes of memory of the Docker host (0 when it does not say)."""
+        return int(self.client.info().get("MemTotal") or 0)
+
     # Images -----------------------------------------------------------------
 
     @_translated("looking up image {0}")
@@ -303,8 +308,12 @@ class Docker:
         command: Sequence[str] | None = None,
         entrypoint: Sequence[str] | None = None,
         publish: Mapping[int, str] | None = None,
+        tmpfs: Mapping[str, str] | None = None,
     ) -> Container:
-        """Create (not start) a container; :class:`NameTaken` when the name is in use."""
+        """Create (not start) a container; :class:`NameTaken` when the name is in use.
+
+        ``tmpfs`` mounts come besides the one over each of the image's volumes.
+        """
         ports: dict[str, Any] = {
             f"{port}/tcp": (host, None) for port, host in (publish or {}).items()
         }
@@ -312,7 +321,7 @@ class Docker:
             return self.client.containers.create(
                 image,
                 name=name,
-                tmpfs=self._volumes_in_memory(image),
+                tmpfs={**self._volumes_in_memory(image), **(tmpfs or {})},
                 labels=dict(labels),
                 environment=dict(environment or {}),
                 command=list(command) if command is not None else None,

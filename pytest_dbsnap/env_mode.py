@@ -82,6 +82,7 @@ def _database(state: State) -> tuple[Database, bool]:
     if not workers:
         return runtime.worker_database(), True
     roles = [f"gw{i}" for i in range(workers)]
+    runtime.workers = workers
     prepared = runtime.prestart(roles)
     snapshot = runtime.ensure_snapshot()
     os.environ[HANDOFF] = json.dumps(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .database import Database
 from .docker import LABEL_PREFIX
-from .engines.postgres import PostgresEngine
+from .engines.postgres import Launch, PostgresEngine
 from .snapshot import owner_labels
 
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ def start_instance(
     docker: Docker,
     engine: PostgresEngine,
     snapshot: Snapshot,
+    launch: Launch,
     *,
     session: str,
     role: str,
@@ -44,18 +44,13 @@ def start_instance(
     publish: str,
     startup_timeout: float,
     project: str,
-    durable: bool = False,
-    command: Sequence[str] | None = None,
 ) -> Instance:
-    """Start one container from ``snapshot`` and wait until it answers queries.
+    """Start one container from ``snapshot`` as ``launch`` says (see :func:`launch_of`)
+    and wait until it answers queries.
 
     The daemon publishes its port on ``publish``; we connect to it at ``host``.
-
-    ``command`` saves looking the image up again (see :func:`server_command`).
     """
     started = time.monotonic()
-    if command is None:
-        command = server_command(docker, engine, snapshot, durable=durable)
     name = f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
     container = docker.create(
         name=name,
@@ -66,7 +61,10 @@ def start_instance(
             f"{LABEL_PREFIX}project": project,
             **owner_labels(session),
         },
-        command=command,
+        entrypoint=launch.entrypoint,
+        command=launch.command,
+        environment=launch.environment,
+        tmpfs=launch.tmpfs,
         publish={engine.port: publish},
     )
     try:
@@ -88,12 +86,14 @@ def start_instance(
     return Instance(container, database, time.monotonic() - started)
 
 
-def server_command(
-    docker: Docker, engine: PostgresEngine, snapshot: Snapshot, *, durable: bool
-) -> list[str]:
-    """The snapshot's own command, with durability off unless ``durable``."""
+def launch_of(
+    docker: Docker, engine: PostgresEngine, snapshot: Snapshot, *, durable: bool, ram_bytes: int
+) -> Launch:
+    """How containers of ``snapshot`` start: its own command, durability off unless
+    ``durable``, the data folder in a tmpfs of ``ram_bytes`` (0: on disk)."""
     image = docker.get_or_pull_image(snapshot.image_id)
-    return engine.worker_command(image, () if durable else engine.no_durability)
+    settings = () if durable else engine.no_durability
+    return engine.worker_launch(image, settings, ram_bytes)
 
 
 def stop_instance(docker: Docker, instance: Instance) -> None:

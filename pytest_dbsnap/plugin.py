@@ -342,9 +342,15 @@ def summary_lines(reports: list[WorkerReport]) -> tuple[list[str], list[str]]:
         lines.append(f"snapshot {snapshot['tag']} ({_how(snapshot)})")
     starts = sorted(float(r["start_seconds"]) for r in reports if r.get("container"))
     if starts:
+        rams = {int(r.get("ram_bytes", 0)) for r in reports if r.get("container")}
+        where = (
+            f", databases in RAM ({max(rams) // (1024 * 1024)} MiB tmpfs each)"
+            if all(rams)
+            else ""
+        )
         lines.append(
             f"{len(starts)} database container(s) started in "
-            f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max"
+            f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max{where}"
         )
     reaped = sum(int(r.get("reaped", 0)) for r in reports)
     if reaped:

@@ -24,16 +24,17 @@ from typing import Any, TypeVar
 from .config import Settings
 from .database import Database
 from .docker import Docker, Progress
-from .engines.postgres import PostgresEngine
+from .engines.postgres import Launch, PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import ContainerError, DbsnapError
-from .instance import Instance, server_command, start_instance, stop_instance
+from .instance import Instance, launch_of, start_instance, stop_instance
 from .pool import Pool
 from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
 from .seed import SeedPlan
 from .snapshot import Log, Snapshot, base_image, ensure_snapshot, owner_labels, share_snapshot
 
 T = TypeVar("T")
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,11 @@ class Runtime:
     copies_made: int = 0
     copies_reused: int = 0
     resets: int = 0
+    workers: int = 1
+    """How many processes of the session start containers (xdist workers)."""
     _docker: Docker | None = None
     _failure: DbsnapError | None = None
-    _command: list[str] | None = None
+    _launch: Launch | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Admin | Docker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,6 +132,7 @@ class Runtime:
             "copies_made": self.copies_made,
             "copies_reused": self.copies_reused,
             "resets": self.resets,
+            "ram_bytes": self._launch.ram_bytes if self._launch and instance else 0,
         }
 
     def sweep_quietly(self) -> None:
@@ -413,6 +417,12 @@ class Runtime:
     def diagnose(self, error: DbsnapError) -> str:
         """``error``, or the reason behind it when this process's container died."""
         instance = self.instance
+        launch = self._launch
+        if "No space left on device" in str(error) and launch is not None and launch.ram_bytes:
+            return (
+                f"{error}; the worker's data folder in RAM ({launch.ram_bytes // MIB} MiB) is "
+                "full: raise dbsnap_ram_size, or set dbsnap_storage = disk"
+            )
         if instance is None:
             return str(error)
         try:
@@ -449,22 +459,56 @@ class Runtime:
 
     def _start(self, role: str) -> Instance:
         snapshot = self.ensure_snapshot()
-        if self._command is None:
-            self._command = server_command(
-                self.docker(), self.engine, snapshot, durable=self.settings.durable
-            )
         return start_instance(
             self.docker(),
             self.engine,
             snapshot,
+            self.launch(),
             session=self.session,
             role=role,
             host=self.settings.host,
             publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
-            command=self._command,
         )
+
+    def launch(self) -> Launch:
+        """How this process's containers start (looked up once)."""
+        if self._launch is None:
+            snapshot = self.ensure_snapshot()
+            self._launch = launch_of(
+                self.docker(),
+                self.engine,
+                snapshot,
+                durable=self.settings.durable,
+                ram_bytes=self._ram_bytes(snapshot),
+            )
+        return self._launch
+
+    def _ram_bytes(self, snapshot: Snapshot) -> int:
+        """The size of a worker's data folder in RAM (``dbsnap_storage``); 0: on disk.
+
+        Enough for the cluster, the pool's copies, the worker database, the
+        copy a test has and one being dropped, and 128 MiB for what tests add.
+        """
+        settings = self.settings
+        if settings.storage == "disk":
+            return 0
+        copies = settings.pool_size + 4
+        bound = settings.ram_size * MIB or (
+            snapshot.cluster_bytes + copies * snapshot.database_bytes + 128 * MIB
+        )
+        if settings.storage == "ram":
+            return bound
+        memory = self.docker().memory_total()
+        if memory and bound * max(1, self.workers) > memory // 4:
+            self.warn(
+                f"the databases stay on disk: {self.workers} worker(s) x {bound // MIB} MiB "
+                f"in RAM would take more than a quarter of the Docker host's "
+                f"{memory // MIB} MiB; set dbsnap_storage = ram (and dbsnap_ram_size) to insist"
+            )
+            return 0
+        return bound
 
     def _remembering(self, make: Callable[[], T]) -> T:
         if self._failure is not None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 # Bump when the snapshot's layout changes (PGDATA location, labels, cleanup),
 # so that snapshots made by an older plugin are not reused.
-SNAPSHOT_FORMAT = "2"  # 2: no password in the image; each container gets its own
+# 2: no password in the image; 3: the cluster's and the database's sizes in labels.
+SNAPSHOT_FORMAT = "3"
 
 SQL_SUFFIXES = (".sql",)
 _GLOB_CHARS = frozenset("*?[")

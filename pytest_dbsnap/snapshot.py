@@ -48,6 +48,8 @@ class Snapshot:
     user: str
     dbname: str
     built: bool
+    cluster_bytes: int = 0
+    database_bytes: int = 0
     pulled_from: str = ""
     pushed_to: str = ""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
@@ -61,6 +63,8 @@ class Snapshot:
             "user": self.user,
             "dbname": self.dbname,
             "built": self.built,
+            "cluster_bytes": self.cluster_bytes,
+            "database_bytes": self.database_bytes,
             "pulled_from": self.pulled_from,
             "pushed_to": self.pushed_to,
             "timings": dict(self.timings),
@@ -77,6 +81,8 @@ class Snapshot:
             user=str(data["user"]),
             dbname=str(data["dbname"]),
             built=bool(data["built"]),
+            cluster_bytes=int(str(data.get("cluster_bytes", 0))),
+            database_bytes=int(str(data.get("database_bytes", 0))),
             pulled_from=str(data.get("pulled_from", "")),
             pushed_to=str(data.get("pushed_to", "")),
             timings={str(k): float(v) for k, v in timings.items()},
@@ -279,6 +285,8 @@ def _existing(image: Image, target: Target, settings: Settings, pulled_from: str
         user=labels.get(f"{LABEL_PREFIX}user", settings.user),
         dbname=labels.get(f"{LABEL_PREFIX}dbname", settings.dbname),
         built=False,
+        cluster_bytes=_int(labels.get(f"{LABEL_PREFIX}cluster_bytes")),
+        database_bytes=_int(labels.get(f"{LABEL_PREFIX}database_bytes")),
         pulled_from=pulled_from,
     )
 
@@ -338,9 +346,16 @@ def _build(
             # Nobody gets in with the seeding password: each container from the
             # snapshot is given its own at start.
             engine.forget_password(docker, container, settings.user)
-            engine.stop_cleanly(docker, container)
+            database_bytes = engine.database_bytes(
+                docker, container, settings.user, settings.dbname
+            )
+            cluster_bytes = engine.stop_cleanly(docker, container)
             config = engine.snapshot_config(base)
-            config["Labels"] = _snapshot_labels(settings, plan, key, base)
+            config["Labels"] = {
+                **_snapshot_labels(settings, plan, key, base),
+                f"{LABEL_PREFIX}cluster_bytes": str(cluster_bytes),
+                f"{LABEL_PREFIX}database_bytes": str(database_bytes),
+            }
             repository, _, version = tag.partition(":")
             previous = docker.find_image(tag)
             image = docker.commit(container, repository=repository, tag=version, conf=config)
@@ -357,6 +372,8 @@ def _build(
         user=settings.user,
         dbname=settings.dbname,
         built=True,
+        cluster_bytes=cluster_bytes,
+        database_bytes=database_bytes,
         timings=timings,
     )
 
@@ -452,6 +469,10 @@ def _snapshot_labels(settings: Settings, plan: SeedPlan, key: str, base: Image) 
         f"{LABEL_PREFIX}dbname": settings.dbname,
         f"{LABEL_PREFIX}created": now,
     }
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
 
 
 @contextlib.contextmanager

@@ -196,6 +196,7 @@ class State:
                 owner=self.owner,
                 session=self.session,
                 snapshot=Snapshot.from_dict(handed) if handed else None,
+                workers=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
             )
             if self.failure:
                 self._runtime.refuse(DbsnapError(self.failure))

@@ -9,6 +9,7 @@ import os
 import shlex
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -49,7 +50,26 @@ for f in *; do
   esac
 done
 rm -f archive_status/*
+du -sk "$PGDATA" | cut -f1
 """.replace("{stopping}", _STOPPING)
+
+# A worker's data folder in RAM: the image's entrypoint runs on a copy of the
+# snapshot's cluster in a tmpfs, so every copy and every write is a memory copy.
+_TO_RAM = 'cp -a "$DBSNAP_PGDATA_IMAGE" "$PGDATA" && exec "$@"'
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a container from a snapshot is started: entrypoint, command, environment,
+    and the tmpfs mounts it needs besides those over the image's volumes."""
+
+    entrypoint: list[str] | None
+    command: list[str]
+    environment: dict[str, str]
+    tmpfs: dict[str, str]
+    ram_bytes: int = 0
+    """The size bound of the RAM-backed data folder (0: on disk)."""
+
 
 SEED_DIR = "/tmp"
 PASSWORD_FILE = "/tmp/dbsnap-seed-password"
@@ -299,8 +319,22 @@ class PostgresEngine:
             user="postgres",
         )  # fmt: skip
 
-    def stop_cleanly(self, docker: Docker, container: Container) -> None:
-        """Shut the server down cleanly and drop WAL the snapshot does not need."""
+    def database_bytes(self, docker: Docker, container: Container, user: str, dbname: str) -> int:
+        """The size of the seeded database (before the server stops)."""
+        statement = sql.SQL("SELECT pg_database_size({})").format(sql.Literal(dbname))
+        result = docker.exec(
+            container,
+            ["psql", "-X", "-At", "-U", user, "-d", "template1", "-c", statement.as_string()],
+            user="postgres",
+        )
+        text = result.output.strip()
+        return int(text) if result.exit_code == 0 and text.isdigit() else 0
+
+    def stop_cleanly(self, docker: Docker, container: Container) -> int:
+        """Shut the server down cleanly and drop WAL the snapshot does not need.
+
+        Returns the size of the data folder left, in bytes.
+        """
         result = docker.exec(
             container, ["sh", "-c", _STOP_AND_TRIM], user="postgres", environment={"LC_ALL": "C"}
         )
@@ -309,13 +343,28 @@ class PostgresEngine:
                 f"PostgreSQL in {container.name} did not shut down cleanly: "
                 f"{result.output.strip()[-300:]}; see the container's logs"
             )
+        last = result.output.strip().splitlines()[-1:] or ["0"]
+        return int(last[0]) * 1024 if last[0].isdigit() else 0
 
-    def worker_command(self, image: Image, settings: Sequence[str] = ()) -> list[str]:
+    def worker_launch(self, image: Image, settings: Sequence[str], ram_bytes: int) -> Launch:
+        """How a container of the snapshot ``image`` starts, with ``settings`` (``-c``)
+        and, when ``ram_bytes``, its data folder in a tmpfs of that size."""
         config = image.attrs.get("Config", {})
         command = list(config.get("Cmd") or ["postgres"])
         for setting in settings:
             command += ["-c", setting]
-        return command
+        if not ram_bytes:
+            return Launch(None, command, {}, {})
+        entrypoint = list(config.get("Entrypoint") or [])
+        ram = f"{self.data_dir}-ram"
+        return Launch(
+            entrypoint=["/bin/sh", "-c", _TO_RAM, "dbsnap-ram", *entrypoint],
+            command=command,
+            environment={"PGDATA": f"{ram}/pgdata", "DBSNAP_PGDATA_IMAGE": self.data_dir},
+            # mode 1777: images whose entrypoint runs as postgres copy into it too.
+            tmpfs={ram: f"size={ram_bytes},mode=1777"},
+            ram_bytes=ram_bytes,
+        )
 
     @staticmethod
     def describe(database: Database) -> str:
