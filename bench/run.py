@@ -39,6 +39,7 @@ from dbsnap_bench import report as reporting  # noqa: E402
 from dbsnap_bench.fastapi_suite import run_fastapi  # noqa: E402
 from dbsnap_bench.mechanisms import Bench, Counts  # noqa: E402
 from dbsnap_bench.seeds import REPO, SEEDS  # noqa: E402
+from dbsnap_bench.speed import run_speed  # noqa: E402
 from dbsnap_bench.startup import import_cost  # noqa: E402
 from dbsnap_bench.suite import run_suite  # noqa: E402
 from dbsnap_bench_common import BENCH_LABEL  # noqa: E402
@@ -70,6 +71,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-suite", action="store_true", help="only the mechanisms")
     p.add_argument("--only-ratios", action="store_true", help="only the side-by-side ratios")
     p.add_argument("--skip-fastapi", action="store_true", help="no FastAPI example rows")
+    p.add_argument("--skip-speed", action="store_true", help="no floor and fixed-cost rows")
     return p.parse_args(argv)
 
 
@@ -192,6 +194,12 @@ def main(argv: list[str]) -> int:
             log(f"removed {len(swept)} container(s) an earlier run left behind")
         try:
             report.ratios.append(import_cost(5 if args.quick else 20, log))
+            if not args.skip_speed:
+                speed, memory = run_speed(
+                    image=args.image, repeats=args.repeats or (1 if args.quick else 3), log=log
+                )
+                report.ratios += speed
+                report.notes += memory
             if not args.skip_fastapi:
                 repeats = args.repeats or (1 if args.quick else 3)
                 report.ratios += run_fastapi(image=args.image, repeats=repeats, log=log)

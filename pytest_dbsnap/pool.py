@@ -43,13 +43,17 @@ class Pool(Generic[T]):
         size: int,
         inspect: Callable[[T], bool] | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        max_pending: int = 2,
     ) -> None:
+        """``max_pending``: how many used items may wait to be destroyed while the
+        thread makes new ones first (used items take room: disk, or a RAM folder)."""
         self.name = name
         self._make = make
         self._destroy = destroy
         self._inspect = inspect
         self._size = max(1, size)
         self._retry_delays = tuple(retry_delays)
+        self._max_pending = max(0, max_pending)
         self._cond = threading.Condition()
         self._ready: deque[T] = deque()
         self._used: deque[T] = deque()
@@ -185,7 +189,7 @@ class Pool(Generic[T]):
                 # waiting test needs a copy more than the disk needs a drop.
                 if self._returned:
                     return "inspect", self._returned.popleft()
-                if self._used and self._ready:
+                if self._used and (self._ready or len(self._used) > self._max_pending):
                     return "destroy", self._used.popleft()
                 if len(self._ready) < self._size and self._failure is None:
                     return "make", None

@@ -311,11 +311,17 @@ class Runtime:
             counter = itertools.count(1)
             prefix = f"{self.settings.dbname[:40]}_"
 
+            pristine: list[WriteMarks] = []
+
             def make() -> Copy:
                 name = f"{prefix}{next(counter)}"
                 admin = self._admin(server)
                 admin.clone(self.template, name, self._strategy)
-                return Copy(server.with_dbname(name), admin.write_marks(server, name))
+                # Every fresh copy of the template has the same marks: read them
+                # once (it takes a connection to the copy), not per copy.
+                if not pristine:
+                    pristine.append(admin.write_marks(server, name))
+                return Copy(server.with_dbname(name), pristine[0])
 
             def inspect(copy: Copy) -> bool:
                 admin = self._admin(server)

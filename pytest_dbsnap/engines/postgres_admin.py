@@ -184,11 +184,17 @@ class Admin:
         return str(sequences[0] if sequences else "")
 
     def disconnect(self, name: str, timeout: float = 10) -> None:
-        """Terminate every connection to ``name`` and wait until they are gone."""
+        """Terminate every connection to ``name`` and wait until they are gone.
+
+        From PostgreSQL 14 on the server waits for each backend to exit
+        (``pg_terminate_backend(pid, timeout)``); a connection that came in
+        meanwhile takes another round.
+        """
         deadline = time.monotonic() + timeout
+        wait = ", 5000" if self.version >= 140000 else ""
         while True:
             row = self.conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"SELECT count(pg_terminate_backend(pid{wait})) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid()",
                 [name],
             ).fetchone()
@@ -196,7 +202,8 @@ class Admin:
                 return
             if time.monotonic() > deadline:
                 raise ContainerError(f"connections to {name} did not end within {timeout:g}s")
-            time.sleep(0.005)
+            if not wait:
+                time.sleep(0.005)
 
     def _execute(self, query: sql.Composed, what: str) -> None:
         try:

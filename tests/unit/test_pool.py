@@ -179,3 +179,24 @@ def test_a_reused_copy_never_pushes_the_pool_past_its_size() -> None:
     assert pool.reused == 0
     pool.close()
     assert factory.alive == set()
+
+
+def test_used_items_wait_to_be_destroyed_only_up_to_a_bound() -> None:
+    """Tests faster than the thread: it makes the next item first, but never lets
+    more than max_pending used ones pile up (they take room)."""
+    factory = Factory()
+
+    def slow_make() -> int:
+        time.sleep(0.005)  # slower than the "tests" below
+        return factory.make()
+
+    pool = Pool(name="p", make=slow_make, destroy=factory.destroy, size=1, max_pending=2)
+    pool.start()
+    most_alive = 0
+    for _ in range(30):
+        pool.release(pool.acquire(5))
+        most_alive = max(most_alive, len(factory.alive))
+    pool.close()
+    # ready (1) + lent (1) + pending (2) + the one being made
+    assert most_alive <= 5
+    assert factory.alive == set()
