@@ -301,7 +301,7 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         state = node.config.stash.get(STATE, None)
         if state is not None:
-            node.workerinput["dbsnap"] = state.handout()
+            node.workerinput["dbsnap"] = state.handout(str(node.gateway.id))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         report = getattr(node, "workeroutput", {}).get("dbsnap")
@@ -344,9 +344,7 @@ def summary_lines(reports: list[WorkerReport]) -> tuple[list[str], list[str]]:
     if starts:
         rams = {int(r.get("ram_bytes", 0)) for r in reports if r.get("container")}
         where = (
-            f", databases in RAM ({max(rams) // (1024 * 1024)} MiB tmpfs each)"
-            if all(rams)
-            else ""
+            f", databases in RAM ({max(rams) // (1024 * 1024)} MiB tmpfs each)" if all(rams) else ""
         )
         lines.append(
             f"{len(starts)} database container(s) started in "

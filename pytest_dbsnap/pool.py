@@ -61,6 +61,7 @@ class Pool(Generic[T]):
         self._lent: list[T] = []
         self._kept: list[T] = []
         self._closing = False
+        self._abandon = False
         self._failure: BaseException | None = None  # make gave up: no more items
         self._problem: BaseException | None = None  # a destroy failed
         self._thread = threading.Thread(target=self._run, name=f"dbsnap-{name}", daemon=True)
@@ -136,10 +137,15 @@ class Pool(Generic[T]):
                 self._lent.remove(item)
                 self._kept.append(item)
 
-    def close(self, timeout: float = 120) -> None:
-        """Destroy every item not kept (the session is over), wait for the thread, and stop."""
+    def close(self, timeout: float = 120, *, destroy: bool = True) -> None:
+        """Destroy every item not kept (the session is over), wait for the thread, and stop.
+
+        ``destroy=False``: stop without destroying anything (the items go with
+        what holds them, a container that is about to be removed).
+        """
         with self._cond:
             self._closing = True
+            self._abandon = not destroy
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -148,7 +154,7 @@ class Pool(Generic[T]):
             for queue in (self._ready, self._used, self._returned):
                 queue.clear()
             self._lent.clear()
-        for item in leftovers:  # the thread did not finish: clean up from here
+        for item in leftovers if destroy else ():  # the thread did not finish: from here
             self._destroy_quietly(item)
         problem = self._problem or self._failure
         if problem is not None:
@@ -180,6 +186,8 @@ class Pool(Generic[T]):
     def _next_job(self) -> tuple[str, T | None]:
         with self._cond:
             while True:
+                if self._closing and self._abandon:
+                    return "stop", None
                 if self._closing:
                     for queue in (self._ready, self._used, self._returned):
                         if queue:

@@ -109,12 +109,19 @@ def release_kept(docker: Docker, project: str, *, dry_run: bool = False) -> list
     return removed
 
 
+def session_containers(docker: Docker, session: str) -> list[ContainerInfo]:
+    """Every container of ``session`` but its sentinels and ``keep`` marks."""
+    return [
+        c
+        for c in docker.containers({SESSION: session})
+        if c.labels.get(KIND) not in ("sentinel", "kept")
+    ]
+
+
 def sweep(docker: Docker, session: str, *, spare: set[str] | None = None) -> list[str]:
     """Remove every container of ``session`` (a worker killed mid-run leaves some)."""
     removed = []
-    for container in docker.containers({SESSION: session}):
-        if container.labels.get(KIND) in ("sentinel", "kept"):
-            continue
+    for container in session_containers(docker, session):
         if spare and container.id in spare:
             continue
         docker.remove_by_id(container.id)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
+import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,13 +26,13 @@ from typing import Any, TypeVar
 
 from .config import Settings
 from .database import Database
-from .docker import Docker, Progress
+from .docker import ContainerInfo, Docker, Progress
 from .engines.postgres import Launch, PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import ContainerError, DbsnapError
-from .instance import Instance, launch_of, start_instance, stop_instance
+from .instance import Instance, container_name, launch_of, start_instance, stop_instance
 from .pool import Pool
-from .reaper import PROJECT, Sentinel, mark_kept, reap, sweep
+from .reaper import PROJECT, Sentinel, mark_kept, reap, session_containers, sweep
 from .seed import SeedPlan
 from .snapshot import Log, Snapshot, base_image, ensure_snapshot, owner_labels, share_snapshot
 
@@ -78,6 +81,11 @@ class Runtime:
     _opened: list[Admin | Docker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _shared_marks: WriteMarks | None = None
+    _sentinel_thread: threading.Thread | None = None
+    _sentinel_error: DbsnapError | None = None
+    prestarted: dict[str, str] | None = None
+    """The container the xdist controller is starting for this worker (name, password)."""
+    _prestarts: list[threading.Thread] = field(default_factory=list)
     _trash_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -94,21 +102,39 @@ class Runtime:
         return client
 
     def ensure_alive(self) -> None:
-        """Start this session's sentinel (owners only) and reap dead sessions.
+        """Start this session's sentinel (owners only), then reap dead sessions, in a thread.
 
-        Runs before this session creates any other container, so no reaper can
-        take a container of ours for a dead session's.
+        Anything that creates a container of ours waits for it first
+        (:meth:`alive`), so no reaper can take a container of ours for a dead
+        session's; finding the snapshot does not.
         """
-        if self.owner and self.sentinel is None:
-            self.settings.publish_address()  # a remote daemon without an address fails here
-            docker = self.docker()
-            image = base_image(docker, self.settings)
-            self.engine.check_image(image, self.settings.image)
-            labels = {**owner_labels(self.session), PROJECT: self.settings.project}
-            self.sentinel = Sentinel(docker, str(image.id), labels)
-            self.reaped = reap(docker, self.settings.project)
-            if self.reaped:
-                self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
+        if not self.owner or self._sentinel_thread is not None:
+            return
+        self.settings.publish_address()  # a remote daemon without an address fails here
+
+        def start() -> None:
+            try:
+                docker = self.docker()
+                image = base_image(docker, self.settings)
+                self.engine.check_image(image, self.settings.image)
+                labels = {**owner_labels(self.session), PROJECT: self.settings.project}
+                self.sentinel = Sentinel(docker, str(image.id), labels)
+                self.reaped = reap(docker, self.settings.project)
+                if self.reaped:
+                    self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
+            except DbsnapError as exc:
+                self._sentinel_error = exc
+
+        self._sentinel_thread = threading.Thread(target=start, name="dbsnap-sentinel")
+        self._sentinel_thread.start()
+
+    def alive(self) -> None:
+        """Wait until this session's sentinel runs (see :meth:`ensure_alive`)."""
+        self.ensure_alive()
+        if self._sentinel_thread is not None:
+            self._sentinel_thread.join()
+        if self._sentinel_error is not None:
+            raise self._sentinel_error
 
     def refuse(self, error: DbsnapError) -> None:
         """Fail every later request for a database with ``error`` (unless one failed already)."""
@@ -132,7 +158,7 @@ class Runtime:
             "copies_made": self.copies_made,
             "copies_reused": self.copies_reused,
             "resets": self.resets,
-            "ram_bytes": self._launch.ram_bytes if self._launch and instance else 0,
+            "ram_bytes": instance.ram_bytes if instance else 0,
         }
 
     def sweep_quietly(self) -> None:
@@ -160,6 +186,7 @@ class Runtime:
                     log=self.log,
                     warn=self.warn,
                     progress=self.progress,
+                    before_build=self.alive,
                 )
             )
         return self.snapshot
@@ -186,6 +213,8 @@ class Runtime:
 
     def worker_instance(self) -> Instance:
         """This process's container, its seeded database turned into the template."""
+        if self.instance is None and self.prestarted is not None:
+            self._take_prestarted(self.prestarted)
         if self.instance is None:
             instance = self._remembering(lambda: self._start(self.role))
             try:
@@ -207,8 +236,8 @@ class Runtime:
         With ``dbsnap_env`` it is the one behind the application's address,
         made pristine again by :meth:`renew_shared`.
         """
+        server = self.worker_instance().database  # a prestarted one has it made already
         if self.shared is None:
-            server = self.worker_instance().database
             admin = self._admin(server)
             self._remembering(
                 lambda: admin.clone(self.template, self.settings.dbname, self._strategy)
@@ -260,11 +289,82 @@ class Runtime:
             password=str(given["password"]),
             dbname=snapshot.dbname,
         )
-        self.instance = Instance(container, database, float(given["start_seconds"]))
+        self.instance = Instance(
+            container, database, float(given["start_seconds"]), int(given.get("ram_bytes", 0))
+        )
         self.started.append(self.instance)
         self._shared_marks = self._admin(database).write_marks(database, database.dbname)
         self.shared = database
         return database
+
+    def prestart_async(self, role: str) -> dict[str, str]:
+        """Start, in a thread, the container an xdist worker of ``role`` takes over.
+
+        Its start, template and worker database happen while the worker boots;
+        what the worker needs to find it is returned (see :meth:`_take_prestarted`).
+        """
+        given = {
+            "name": container_name(self.settings.project, self.session, role),
+            "password": secrets.token_urlsafe(18),
+            "ram_bytes": str(self.launch().ram_bytes),
+        }
+
+        def run() -> None:
+            # A failure here only costs time: the worker starts its own.
+            with contextlib.suppress(Exception):
+                self._prepared(role, name=given["name"], password=given["password"])
+
+        thread = threading.Thread(target=run, name=f"dbsnap-prestart-{role}", daemon=True)
+        thread.start()
+        self._prestarts.append(thread)
+        return given
+
+    def _take_prestarted(self, given: dict[str, str]) -> None:
+        """Take over the container the controller started for this worker, once ready.
+
+        When it does not come (its start failed), this worker starts its own.
+        """
+        self.prestarted = None
+        began = time.monotonic()
+        snapshot = self.ensure_snapshot()
+        docker = self.docker()
+        deadline = time.monotonic() + min(self.settings.startup_timeout, 30)
+        try:
+            container = docker.get_container(given["name"])
+            while container is None:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.02)
+                container = docker.get_container(given["name"])
+            database = Database(
+                host=self.settings.host,
+                port=docker.published_port(container, self.engine.port),
+                user=snapshot.user,
+                password=given["password"],
+                dbname=snapshot.dbname,
+            )
+            admin = Admin.connect(
+                database, avoid=snapshot.dbname, timeout=self.settings.startup_timeout
+            )
+            # The seeded database becomes the template, then the worker
+            # database is copied from it: when both are there, all is.
+            ready = {self.template, snapshot.dbname}
+            while not ready <= set(admin.databases(snapshot.dbname[:40])):
+                if time.monotonic() > deadline or docker.status(container) != "running":
+                    admin.close()
+                    docker.remove_quietly(container)
+                    return
+                time.sleep(0.01)
+            self._shared_marks = admin.write_marks(database, snapshot.dbname)
+            admin.close()
+        except DbsnapError:
+            return
+        # Its start time, as this worker saw it: how long it waited for it.
+        self.instance = Instance(
+            container, database, time.monotonic() - began, int(given.get("ram_bytes") or 0)
+        )
+        self.started.append(self.instance)
+        self.shared = database
 
     def prestart(self, roles: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Start a prepared container for each xdist worker in ``roles``, side by side.
@@ -281,13 +381,14 @@ class Runtime:
                 "port": instance.database.port,
                 "password": instance.database.password,
                 "start_seconds": instance.start_seconds,
+                "ram_bytes": instance.ram_bytes,
             }
             for role, instance in zip(roles, started, strict=True)
         }
 
-    def _prepared(self, role: str) -> Instance:
+    def _prepared(self, role: str, name: str = "", password: str = "") -> Instance:
         """A container from the snapshot with its template and worker database made."""
-        instance = self._start(role)
+        instance = self._start(role, name, password)
         try:
             admin = Admin.connect(instance.database, avoid=self.settings.dbname)
             try:
@@ -372,11 +473,15 @@ class Runtime:
         return self.containers
 
     def close(self) -> list[str]:
-        """Empty the pools, remove this process's container (unless ``keep``).
+        """Stop the pools and remove what this process must (unless ``keep``).
 
-        Returns the problems met, as warnings for the caller to show.
+        A worker the controller speaks for leaves its container to the
+        controller, which removes every container of the session side by side
+        with its sentinel; copies inside a container that goes are not dropped
+        one by one. Returns the problems met, as warnings for the caller to show.
         """
         problems: list[str] = []
+        keep = self.settings.keep
         pools: list[Pool[Copy] | Pool[Instance] | None] = [self.clones, self.containers]
         if self.clones is not None:
             self.copies_made += self.clones.made
@@ -385,33 +490,39 @@ class Runtime:
         for pool in pools:
             if pool is not None:
                 try:
-                    pool.close()
+                    # Copies go with their container (but a kept one); a worker
+                    # the controller speaks for leaves its containers to its sweep.
+                    containers = pool is pools[1]
+                    pool.close(destroy=keep or (containers and self.owner))
                 except DbsnapError as exc:
                     problems.append(str(exc))
+        for thread in self._prestarts:
+            thread.join()
         instance, self.instance, self.shared = self.instance, None, None
-        try:
-            if instance is not None and not self.settings.keep:
-                stop_instance(self.docker(), instance)
-        except Exception as exc:
-            problems.append(
-                f"could not remove container {instance.name if instance else ''}: {exc}"
-            )
+        self._join_sentinel()
         sentinel, self.sentinel = self.sentinel, None
+        removals: list[Callable[[], object]] = []
+        if instance is not None and self.owner and not keep:
+            removals.append(lambda: stop_instance(self.docker(), instance))
         if sentinel is not None:
-            try:
-                if self.settings.keep:
-                    labels = {**owner_labels(self.session), PROJECT: self.settings.project}
-                    mark_kept(self.docker(), self.settings.image, labels, self.role)
-                elif self.role == "main":
-                    # Containers of workers that died without cleaning up. A
-                    # worker that keeps its own sentinel leaves this to the
-                    # controller: its siblings may still be running.
-                    sweep(self.docker(), self.session)
-            except Exception as exc:
-                problems.append(f"could not clean up session {self.session}: {exc}")
-            finally:
-                with contextlib.suppress(Exception):
-                    sentinel.stop()
+            if keep:
+                labels = {**owner_labels(self.session), PROJECT: self.settings.project}
+                removals.append(
+                    lambda: mark_kept(self.docker(), self.settings.image, labels, self.role)
+                )
+            elif self.role == "main":
+                # Containers of workers (and of workers that died without cleaning
+                # up). A worker that keeps its own sentinel leaves this to the
+                # controller: its siblings may still be running.
+                removals += [
+                    functools.partial(self._remove_by_id, c.id)
+                    for c in self._session_containers(problems)
+                    if instance is None or c.id != instance.container.id
+                ]
+        problems += _side_by_side(removals)
+        if sentinel is not None:
+            with contextlib.suppress(Exception):
+                sentinel.stop()
         with self._lock:
             opened, self._opened = self._opened, []
         for thing in opened:
@@ -419,6 +530,20 @@ class Runtime:
                 thing.close()
         self._local = threading.local()
         return problems
+
+    def _remove_by_id(self, container_id: str) -> None:
+        self.docker().remove_by_id(container_id)
+
+    def _session_containers(self, problems: list[str]) -> list[ContainerInfo]:
+        try:
+            return session_containers(self.docker(), self.session)
+        except DbsnapError as exc:
+            problems.append(f"could not clean up session {self.session}: {exc}")
+            return []
+
+    def _join_sentinel(self) -> None:
+        if self._sentinel_thread is not None:
+            self._sentinel_thread.join()
 
     def diagnose(self, error: DbsnapError) -> str:
         """``error``, or the reason behind it when this process's container died."""
@@ -463,8 +588,9 @@ class Runtime:
                 self._opened.append(admin)
         return admin
 
-    def _start(self, role: str) -> Instance:
+    def _start(self, role: str, name: str = "", password: str = "") -> Instance:
         snapshot = self.ensure_snapshot()
+        self.alive()
         return start_instance(
             self.docker(),
             self.engine,
@@ -476,6 +602,8 @@ class Runtime:
             publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
+            name=name,
+            password=password,
         )
 
     def launch(self) -> Launch:
@@ -532,3 +660,17 @@ def _or_diagnosed(runtime: Runtime, make: Callable[[], T]) -> T:
         return make()
     except DbsnapError as exc:
         raise type(exc)(runtime.diagnose(exc)) from exc
+
+
+def _side_by_side(jobs: Sequence[Callable[[], object]]) -> list[str]:
+    """Run ``jobs`` in threads (container removals take a quarter second each); their errors."""
+    if not jobs:
+        return []
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as threads:
+        for future in [threads.submit(job) for job in jobs]:
+            try:
+                future.result()
+            except Exception as exc:
+                problems.append(f"cleaning up: {exc}")
+    return problems

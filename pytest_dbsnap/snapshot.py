@@ -164,11 +164,14 @@ def ensure_snapshot(
     log: Log = lambda _: None,
     warn: Log | None = None,
     progress: Progress = lambda _done, _total: None,
+    before_build: Callable[[], None] = lambda: None,
 ) -> Snapshot:
     """Return the snapshot for ``plan``: found here, pulled from the registry, or built.
 
     ``warn`` gets what the user should read again at the end (a registry that
-    failed us). Pushing is :func:`share_snapshot`'s job.
+    failed us). ``before_build`` runs before the seeding container is made
+    (the session's sentinel must be alive by then). Pushing is
+    :func:`share_snapshot`'s job.
     """
     target = identify(docker, engine, settings, plan)
     if not settings.rebuild:
@@ -179,6 +182,7 @@ def ensure_snapshot(
             pulled = _pull(docker, settings, target, log, warn or log, progress)
             if pulled is not None:
                 return pulled
+    before_build()
     return _build_once(docker, engine, settings, plan, target, session, log)
 
 

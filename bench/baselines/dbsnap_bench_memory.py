@@ -2,28 +2,26 @@
 
 ``-p dbsnap_bench_memory`` with ``BENCH_MEMORY=<file>``: one line per process
 that started a container, its cgroup's high-water mark in bytes (the RAM
-folder included), read just before the container is removed.
+folder included), read when the session's fixtures end, before the container
+is removed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    from pytest_dbsnap.fixtures import STATE
-
-    state = session.config.stash.get(STATE, None)
-    if state is None or not state.has_runtime:
-        return
-    instance = state.runtime().instance
+@pytest.fixture(scope="session", autouse=True)
+def _bench_container_memory(_dbsnap_runtime: Any) -> Iterator[None]:
+    yield
+    instance = _dbsnap_runtime.instance
     if instance is None:
         return
-    stats = instance.container.stats(stream=False)
-    memory = stats.get("memory_stats") or {}
+    memory = instance.container.stats(stream=False).get("memory_stats") or {}
     peak = memory.get("max_usage") or memory.get("usage") or 0
     with open(os.environ["BENCH_MEMORY"], "a") as out:
         out.write(f"{peak}\n")

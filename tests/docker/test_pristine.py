@@ -85,18 +85,23 @@ def test_{name}_checker(dbsnap_conn, pristine):
     return len(tests)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_test_starts_pristine_in_random_order(project: Project, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "storage"), [(1, "ram"), (2, "disk")])
+def test_every_test_starts_pristine_in_random_order(
+    project: Project, seed: int, storage: str
+) -> None:
     """Every kind of write is caught: no test sees a copy another test changed.
 
     With one copy ready per worker, untouched copies really are handed out
-    again, so a write the detection missed would fail a later test.
+    again, so a write the detection missed would fail a later test. Once with
+    the workers' databases in RAM, once on the container's storage.
     """
-    pristine_project(project, pool_size="1")
+    pristine_project(project, pool_size="1", storage=storage)
     count = write_mutation_suite(project, seed)
     runs = [project.run("-n", "2"), project.run("-p", "no:xdist")]
     for run in runs:
         run.assert_outcomes(passed=count)
+        in_ram = "databases in RAM" in run.stdout.str()
+        assert in_ram == (storage == "ram")
         reused = re.search(r"pristine databases: \d+ copies made, (\d+) handed", run.stdout.str())
         assert reused is not None
         assert int(reused.group(1)) > 0, "untouched copies should have been handed out again"
@@ -397,3 +402,35 @@ def test_before_postgresql_15_copies_are_never_reused_and_the_summary_says_so(
             "*pristine databases: * copies made, 0 handed out again untouched",
         ]
     )
+
+
+def test_a_full_ram_folder_says_what_to_raise(project: Project) -> None:
+    pristine_project(project, storage="ram", ram_size="16")
+    project.write("test_db.py", "def test_db(dbsnap_conn):\n    pass\n")
+    result = project.run("-p", "no:xdist")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "dbsnap: container * exited * before PostgreSQL was ready*",
+            "*No space left on device*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*the worker's data folder in RAM (16 MiB) is full: raise dbsnap_ram_size, or set "
+         "dbsnap_storage = disk"]
+    )  # fmt: skip
+
+
+def test_a_container_the_controller_started_for_a_worker_that_never_comes_is_removed(
+    project: Project,
+) -> None:
+    pristine_project(project)
+    project.write(
+        "conftest.py",
+        (project.path / "conftest.py").read_text()
+        + "\nimport os\nif os.environ.get('PYTEST_XDIST_WORKER') == 'gw1':\n    os._exit(3)\n",
+    )
+    project.write("test_db.py", "def test_db(dbsnap_conn):\n    pass\n")
+    result = project.run("-n", "2", "--max-worker-restart", "0")
+    result.stdout.fnmatch_lines(["*worker gw1 crashed*"])
+    # The project fixture fails this test if gw1's container was left behind.
