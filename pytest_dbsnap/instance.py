@@ -46,17 +46,14 @@ def start_instance(
     publish: str,
     startup_timeout: float,
     project: str,
-    name: str = "",
-    password: str = "",
 ) -> Instance:
     """Start one container from ``snapshot`` as ``launch`` says (see :func:`launch_of`)
     and wait until it answers queries.
 
     The daemon publishes its port on ``publish``; we connect to it at ``host``.
-    ``name`` and ``password`` are made up unless given (see :func:`container_name`).
     """
     started = time.monotonic()
-    name = name or container_name(project, session, role)
+    name = f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
     container = docker.create(
         name=name,
         image=snapshot.image_id,
@@ -80,7 +77,7 @@ def start_instance(
             user=snapshot.user,
             # The snapshot lets nobody in: this container's own password, set
             # through the server's socket before anyone can use the port.
-            password=password or secrets.token_urlsafe(18),
+            password=secrets.token_urlsafe(18),
             dbname=snapshot.dbname,
         )
         engine.set_password(docker, container, database, startup_timeout)
@@ -89,11 +86,6 @@ def start_instance(
         docker.remove_quietly(container)
         raise
     return Instance(container, database, time.monotonic() - started, launch.ram_bytes)
-
-
-def container_name(project: str, session: str, role: str) -> str:
-    """A new, unique name for a container of ``role`` in ``session``."""
-    return f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
 
 
 def launch_of(

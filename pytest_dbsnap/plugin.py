@@ -301,7 +301,7 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         state = node.config.stash.get(STATE, None)
         if state is not None:
-            node.workerinput["dbsnap"] = state.handout(str(node.gateway.id))
+            node.workerinput["dbsnap"] = state.handout()
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         report = getattr(node, "workeroutput", {}).get("dbsnap")

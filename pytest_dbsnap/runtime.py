@@ -15,9 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
-import secrets
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +28,7 @@ from .docker import ContainerInfo, Docker, Progress
 from .engines.postgres import Launch, PostgresEngine
 from .engines.postgres_admin import Admin, Strategy, WriteMarks
 from .errors import ContainerError, DbsnapError
-from .instance import Instance, container_name, launch_of, start_instance, stop_instance
+from .instance import Instance, launch_of, start_instance, stop_instance
 from .pool import Pool
 from .reaper import PROJECT, Sentinel, mark_kept, reap, session_containers, sweep
 from .seed import SeedPlan
@@ -83,9 +81,7 @@ class Runtime:
     _shared_marks: WriteMarks | None = None
     _sentinel_thread: threading.Thread | None = None
     _sentinel_error: DbsnapError | None = None
-    prestarted: dict[str, str] | None = None
-    """The container the xdist controller is starting for this worker (name, password)."""
-    _prestarts: list[threading.Thread] = field(default_factory=list)
+
     _trash_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -213,8 +209,6 @@ class Runtime:
 
     def worker_instance(self) -> Instance:
         """This process's container, its seeded database turned into the template."""
-        if self.instance is None and self.prestarted is not None:
-            self._take_prestarted(self.prestarted)
         if self.instance is None:
             instance = self._remembering(lambda: self._start(self.role))
             try:
@@ -236,7 +230,7 @@ class Runtime:
         With ``dbsnap_env`` it is the one behind the application's address,
         made pristine again by :meth:`renew_shared`.
         """
-        server = self.worker_instance().database  # a prestarted one has it made already
+        server = self.worker_instance().database  # an adopted one has it made already
         if self.shared is None:
             admin = self._admin(server)
             self._remembering(
@@ -297,75 +291,6 @@ class Runtime:
         self.shared = database
         return database
 
-    def prestart_async(self, role: str) -> dict[str, str]:
-        """Start, in a thread, the container an xdist worker of ``role`` takes over.
-
-        Its start, template and worker database happen while the worker boots;
-        what the worker needs to find it is returned (see :meth:`_take_prestarted`).
-        """
-        given = {
-            "name": container_name(self.settings.project, self.session, role),
-            "password": secrets.token_urlsafe(18),
-            "ram_bytes": str(self.launch().ram_bytes),
-        }
-
-        def run() -> None:
-            # A failure here only costs time: the worker starts its own.
-            with contextlib.suppress(Exception):
-                self._prepared(role, name=given["name"], password=given["password"])
-
-        thread = threading.Thread(target=run, name=f"dbsnap-prestart-{role}", daemon=True)
-        thread.start()
-        self._prestarts.append(thread)
-        return given
-
-    def _take_prestarted(self, given: dict[str, str]) -> None:
-        """Take over the container the controller started for this worker, once ready.
-
-        When it does not come (its start failed), this worker starts its own.
-        """
-        self.prestarted = None
-        began = time.monotonic()
-        snapshot = self.ensure_snapshot()
-        docker = self.docker()
-        deadline = time.monotonic() + min(self.settings.startup_timeout, 30)
-        try:
-            container = docker.get_container(given["name"])
-            while container is None:
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.02)
-                container = docker.get_container(given["name"])
-            database = Database(
-                host=self.settings.host,
-                port=docker.published_port(container, self.engine.port),
-                user=snapshot.user,
-                password=given["password"],
-                dbname=snapshot.dbname,
-            )
-            admin = Admin.connect(
-                database, avoid=snapshot.dbname, timeout=self.settings.startup_timeout
-            )
-            # The seeded database becomes the template, then the worker
-            # database is copied from it: when both are there, all is.
-            ready = {self.template, snapshot.dbname}
-            while not ready <= set(admin.databases(snapshot.dbname[:40])):
-                if time.monotonic() > deadline or docker.status(container) != "running":
-                    admin.close()
-                    docker.remove_quietly(container)
-                    return
-                time.sleep(0.01)
-            self._shared_marks = admin.write_marks(database, snapshot.dbname)
-            admin.close()
-        except DbsnapError:
-            return
-        # Its start time, as this worker saw it: how long it waited for it.
-        self.instance = Instance(
-            container, database, time.monotonic() - began, int(given.get("ram_bytes") or 0)
-        )
-        self.started.append(self.instance)
-        self.shared = database
-
     def prestart(self, roles: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Start a prepared container for each xdist worker in ``roles``, side by side.
 
@@ -386,9 +311,9 @@ class Runtime:
             for role, instance in zip(roles, started, strict=True)
         }
 
-    def _prepared(self, role: str, name: str = "", password: str = "") -> Instance:
+    def _prepared(self, role: str) -> Instance:
         """A container from the snapshot with its template and worker database made."""
-        instance = self._start(role, name, password)
+        instance = self._start(role)
         try:
             admin = Admin.connect(instance.database, avoid=self.settings.dbname)
             try:
@@ -496,8 +421,6 @@ class Runtime:
                     pool.close(destroy=keep or (containers and self.owner))
                 except DbsnapError as exc:
                     problems.append(str(exc))
-        for thread in self._prestarts:
-            thread.join()
         instance, self.instance, self.shared = self.instance, None, None
         self._join_sentinel()
         sentinel, self.sentinel = self.sentinel, None
@@ -588,7 +511,7 @@ class Runtime:
                 self._opened.append(admin)
         return admin
 
-    def _start(self, role: str, name: str = "", password: str = "") -> Instance:
+    def _start(self, role: str) -> Instance:
         snapshot = self.ensure_snapshot()
         self.alive()
         return start_instance(
@@ -602,8 +525,6 @@ class Runtime:
             publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
-            name=name,
-            password=password,
         )
 
     def launch(self) -> Launch:

@@ -58,8 +58,6 @@ class State:
     """The snapshot the xdist controller prepared, for a worker."""
     failure: str = ""
     """Why the xdist controller could not prepare the snapshot."""
-    prestarted: dict[str, str] | None = None
-    """The container the xdist controller is starting for this worker."""
     asked: bool = False
     """Whether a test of this process asked for a database."""
     engines: list[Any] = field(default_factory=list)
@@ -199,7 +197,6 @@ class State:
                 session=self.session,
                 snapshot=Snapshot.from_dict(handed) if handed else None,
                 workers=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
-                prestarted=self.prestarted,
             )
             if self.failure:
                 self._runtime.refuse(DbsnapError(self.failure))
@@ -222,21 +219,14 @@ class State:
             self.failure = f"{type(exc).__name__}: {exc}"
             runtime.refuse(DbsnapError(self.failure))
 
-    def handout(self, role: str) -> dict[str, Any]:
-        """What the xdist worker ``role`` is given (``workerinput``).
-
-        With the snapshot ready, the container the worker will need starts now,
-        while the worker boots (with ``dbsnap_env`` the workers have theirs
-        already, see :mod:`.env_mode`).
-        """
+    def handout(self) -> dict[str, Any]:
+        """What an xdist worker is given (``workerinput``)."""
         given: dict[str, Any] = {"session": self.session}
         runtime = self._runtime
         if self.failure:
             given["error"] = self.failure
         elif runtime is not None and runtime.snapshot is not None:
             given["snapshot"] = runtime.snapshot.as_dict()
-            if not self.settings.env:
-                given["prestarted"] = runtime.prestart_async(role)
         return given
 
     def take(self, given: dict[str, Any]) -> None:
@@ -244,7 +234,6 @@ class State:
         self.session = str(given.get("session") or self.session)
         self.failure = str(given.get("error", ""))
         self.handed = given.get("snapshot")
-        self.prestarted = given.get("prestarted")
         # With a snapshot from the controller, its sentinel speaks for the session;
         # otherwise this worker looks after itself, under the same session.
         self.owner = self.handed is None

@@ -421,16 +421,20 @@ def test_a_full_ram_folder_says_what_to_raise(project: Project) -> None:
     )  # fmt: skip
 
 
-def test_a_container_the_controller_started_for_a_worker_that_never_comes_is_removed(
-    project: Project,
-) -> None:
+def test_the_session_removes_the_container_of_a_worker_that_died(project: Project) -> None:
+    """A worker's container is the controller's to remove: it goes also when its worker
+    dies holding it."""
     pristine_project(project)
     project.write(
-        "conftest.py",
-        (project.path / "conftest.py").read_text()
-        + "\nimport os\nif os.environ.get('PYTEST_XDIST_WORKER') == 'gw1':\n    os._exit(3)\n",
+        "test_db.py",
+        """
+        import os
+
+        def test_db(dbsnap_conn):
+            if os.environ.get("PYTEST_XDIST_WORKER") == "gw1":
+                os._exit(3)
+        """,
     )
-    project.write("test_db.py", "def test_db(dbsnap_conn):\n    pass\n")
-    result = project.run("-n", "2", "--max-worker-restart", "0")
+    result = project.run("-n", "2", "--dist", "each", "--max-worker-restart", "0")
     result.stdout.fnmatch_lines(["*worker gw1 crashed*"])
     # The project fixture fails this test if gw1's container was left behind.
