@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from .config import SETTINGS
-from .errors import DbsnapError
+from .errors import ContainerError, DbsnapError
 
 if TYPE_CHECKING:
     import psycopg
@@ -76,6 +76,8 @@ def lease(runtime: Runtime, mode: str) -> Lease:
         )
     clones: Pool[Copy] = _or_fail(runtime.clone_pool, runtime)
     copy = _or_fail(lambda: clones.acquire(timeout), runtime)
+    # A copy made before the container died is no database.
+    _or_fail(runtime.check_server, runtime)
     return Lease(copy.database, lambda: clones.release(copy), lambda: clones.keep(copy))
 
 
@@ -137,13 +139,28 @@ def dbsnap_worker(_dbsnap_runtime: Runtime) -> Database:
     return _or_fail(_dbsnap_runtime.worker_database)
 
 
+def _connect(database: Database, runtime: Runtime) -> psycopg.Connection[Any]:
+    """A connection to ``database``; a refusal says why when its container died."""
+    import psycopg
+
+    try:
+        return database.connect()
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        error = ContainerError(f"cannot connect to {database.dbname}: {first}")
+        failure = f"dbsnap: {runtime.diagnose(error)}"
+    pytest.fail(failure, pytrace=False)
+
+
 @pytest.fixture
-def dbsnap_worker_conn(dbsnap_worker: Database) -> Iterator[psycopg.Connection[Any]]:
+def dbsnap_worker_conn(
+    dbsnap_worker: Database, _dbsnap_runtime: Runtime
+) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection to this worker's database, closed after the test.
 
     Nothing is committed for you: uncommitted work is rolled back at close.
     """
-    conn = dbsnap_worker.connect()
+    conn = _connect(dbsnap_worker, _dbsnap_runtime)
     try:
         yield conn
     finally:
@@ -231,9 +248,9 @@ def dbsnap_engine(dbsnap_db: Database) -> Iterator[Any]:
 
 
 @pytest.fixture
-def dbsnap_conn(dbsnap_db: Database) -> Iterator[psycopg.Connection[Any]]:
+def dbsnap_conn(dbsnap_db: Database, _dbsnap_runtime: Runtime) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection to this test's pristine database, closed after it."""
-    conn = dbsnap_db.connect()
+    conn = _connect(dbsnap_db, _dbsnap_runtime)
     try:
         yield conn
     finally:

@@ -15,6 +15,8 @@ session's, never another project's or another tool's.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +40,18 @@ class Sentinel:
         self.container_id, self._socket = docker.start_sentinel(image, {**labels, KIND: "sentinel"})
 
     def stop(self) -> None:
-        """Remove the sentinel, then let go of it.
+        """Let go of the sentinel: its input ends, and the daemon stops and removes it.
 
-        In this order: closing first would start the daemon's own removal, and
-        ours would return early on "removal already in progress".
+        Nothing waits for that: the session is over, and a session that looks
+        meanwhile finds it alive a moment longer, which spares nothing of ours.
+        docker-py hands the socket in a wrapper whose ``close`` leaves the
+        connection open while other references live: shut the socket itself.
         """
-        try:
-            self.docker.remove_by_id(self.container_id)
-        finally:
-            self._socket.close()
+        raw = getattr(self._socket, "_sock", self._socket)
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
+        raw.close()
 
 
 # A sentinel is created, then started: one caught in between still counts as

@@ -242,6 +242,10 @@ class Runtime:
             self.shared = server
         return self.shared
 
+    def check_server(self) -> None:
+        """Raise when this process's server no longer answers (a query, well under 1 ms)."""
+        self._admin(self.worker_instance().database).ping()
+
     def renew_shared(self) -> bool:
         """Make the worker database pristine again (the end of a unit of ``dbsnap_scope``).
 

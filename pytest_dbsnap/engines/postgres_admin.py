@@ -58,6 +58,14 @@ class Admin:
     def close(self) -> None:
         self.conn.close()
 
+    def ping(self) -> None:
+        """One round trip; :class:`ContainerError` when the server is gone."""
+        try:
+            self.conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ContainerError(f"the server does not answer: {first}") from exc
+
     def make_template(self, dbname: str, template: str) -> None:
         """Turn the seeded ``dbname`` into ``template``, closed to connections.
 
