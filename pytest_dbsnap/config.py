@@ -175,6 +175,13 @@ SETTINGS: tuple[Setting, ...] = (
         "module:attribute of SQLAlchemy engines to dispose of whenever the database behind "
         "dbsnap_env is reset",
     ),
+    Setting(
+        "django",
+        "bool",
+        "false",
+        "Django with pytest-django: migrate once into the snapshot, point the default "
+        "connection at each worker's database, a pristine copy for every transactional test",
+    ),
     Setting("disable", "bool", "false", "turn the plugin off"),
 )
 
@@ -242,6 +249,7 @@ class Settings:
     env: tuple[EnvVar, ...]
     cache_env: tuple[str, ...]
     sqlalchemy_engines: tuple[str, ...]
+    django: bool
     disable: bool
     rootdir: Path
     docker_host: str = ""

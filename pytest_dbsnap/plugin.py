@@ -170,6 +170,13 @@ def pytest_configure(config: pytest.Config) -> None:
         from .integrations import pytest_asyncio
 
         config.pluginmanager.register(pytest_asyncio, "dbsnap-asyncio")
+    if state.settings.django:
+        from .integrations import django
+
+        try:
+            django.install(config, state)
+        except DbsnapError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -23,7 +23,14 @@ from . import app_env
 from .database import Database
 from .docker import LABEL_PREFIX, NameTaken, Progress, labels_of
 from .engines.postgres import PostgresEngine
-from .errors import ImageError, LockTimeoutError, RegistryError, SeedError, SnapshotNotFound
+from .errors import (
+    DbsnapError,
+    ImageError,
+    LockTimeoutError,
+    RegistryError,
+    SeedError,
+    SnapshotNotFound,
+)
 from .reaper import SESSION, is_alive
 from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, cache_key
 from .transfer import pull_snapshot, push_snapshot, remote_ref, snapshots_of
@@ -443,6 +450,8 @@ def _run_command(step: ShellCommand, database: Database, app: dict[str, str]) ->
 def _run_hook(step: PythonSeed, database: Database) -> None:
     try:
         step.run(database)
+    except DbsnapError:
+        raise  # it says what went wrong already
     except Exception as exc:
         message = _redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "", database)
         raise SeedError(

@@ -135,7 +135,12 @@ class State:
             raise ConfigError(self._late[0])
         settings = self.settings
         rootdir = settings.rootdir
-        steps: list[SeedStep] = list(expand_seed(settings.seed, rootdir))
+        steps: list[SeedStep] = []
+        if settings.django:
+            from .integrations.django import migrate_step
+
+            steps.append(migrate_step(self.config))  # first: the SQL and hooks may build on it
+        steps += expand_seed(settings.seed, rootdir)
         if settings.seed_command:
             steps.append(ShellCommand(settings.seed_command, rootdir))
         steps += [self._python_seed(impl) for impl in self._hook_impls(SEED_HOOK)]
