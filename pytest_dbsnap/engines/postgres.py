@@ -8,7 +8,7 @@ import hmac
 import os
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,38 @@ class Launch:
 
 SEED_DIR = "/tmp"
 PASSWORD_FILE = "/tmp/dbsnap-seed-password"
+
+
+def _until(
+    docker: Docker,
+    container: Container,
+    timeout: float,
+    attempt: Callable[[], str],
+    *,
+    delay: float,
+    longest: float,
+) -> None:
+    """Retry ``attempt`` (it returns its error, empty on success) while the server starts.
+
+    Fails at once, with the container's last log lines, when the container
+    exits; after ``timeout`` seconds with the last error.
+    """
+    deadline = time.monotonic() + timeout
+    while error := attempt():
+        status = docker.status(container)
+        if status not in ("running", "created"):
+            raise ContainerError(
+                f"container {container.name} exited ({status}) before PostgreSQL was ready; "
+                f"check the image and its settings. Last log lines:\n{docker.logs_tail(container)}"
+            )
+        if time.monotonic() > deadline:
+            raise ContainerError(
+                f"container {container.name} did not accept queries within {timeout:g}s "
+                f"(last error: {error}); raise dbsnap_startup_timeout or check the image. "
+                f"Last log lines:\n{docker.logs_tail(container)}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, longest)
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -179,31 +211,16 @@ class PostgresEngine:
         the entrypoint's temporary init server listens on no TCP port, so only a
         query answered through the published port means the final server is up.
         """
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        last_error = "no attempt yet"
-        while True:
+
+        def query() -> str:
             try:
                 with psycopg.connect(database.dsn, connect_timeout=3, autocommit=True) as conn:
                     conn.execute("SELECT 1")
-                return
             except psycopg.Error as exc:
-                last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            status = docker.status(container)
-            if status not in ("running", "created"):
-                raise ContainerError(
-                    f"container {container.name} exited ({status}) before PostgreSQL was ready; "
-                    f"check the image and its settings. Last log lines:\n"
-                    f"{docker.logs_tail(container)}"
-                )
-            if time.monotonic() > deadline:
-                raise ContainerError(
-                    f"container {container.name} did not accept queries within {timeout:g}s "
-                    f"(last error: {last_error}); raise dbsnap_startup_timeout or check the "
-                    f"image. Last log lines:\n{docker.logs_tail(container)}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+                return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            return ""
+
+        _until(docker, container, timeout, query, delay=0.05, longest=0.5)
 
     def apply_sql(
         self,
@@ -270,27 +287,14 @@ class PostgresEngine:
         statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(database.user), sql.Literal(verifier)
         )
-        deadline = time.monotonic() + timeout
-        delay = 0.02
-        while True:
+
+        def alter() -> str:
             result = self._psql(docker, container, database.user, statement.as_string())
             if result.exit_code == 0:
-                return
-            status = docker.status(container)
-            if status not in ("running", "created"):
-                raise ContainerError(
-                    f"container {container.name} exited ({status}) before PostgreSQL was ready; "
-                    f"check the image and its settings. Last log lines:\n"
-                    f"{docker.logs_tail(container)}"
-                )
-            if time.monotonic() > deadline:
-                raise ContainerError(
-                    f"container {container.name} did not accept queries within {timeout:g}s "
-                    f"(last error: {result.output.strip()[-200:]}); raise dbsnap_startup_timeout "
-                    f"or check the image. Last log lines:\n{docker.logs_tail(container)}"
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+                return ""
+            return result.output.strip()[-200:] or f"psql exited with {result.exit_code}"
+
+        _until(docker, container, timeout, alter, delay=0.02, longest=0.25)
 
     def give_seed_password(self, docker: Docker, container: Container, password: str) -> None:
         """Write the seeding password where the entrypoint reads it (before the start)."""
