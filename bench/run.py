@@ -36,6 +36,7 @@ import docker  # noqa: E402
 import docker.errors  # noqa: E402
 import psycopg  # noqa: E402
 from dbsnap_bench import report as reporting  # noqa: E402
+from dbsnap_bench.django_suite import run_django  # noqa: E402
 from dbsnap_bench.fastapi_suite import run_fastapi  # noqa: E402
 from dbsnap_bench.mechanisms import Bench, Counts  # noqa: E402
 from dbsnap_bench.seeds import REPO, SEEDS  # noqa: E402
@@ -72,6 +73,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--only-ratios", action="store_true", help="only the side-by-side ratios")
     p.add_argument("--skip-fastapi", action="store_true", help="no FastAPI example rows")
     p.add_argument("--skip-speed", action="store_true", help="no floor and fixed-cost rows")
+    p.add_argument("--skip-django", action="store_true", help="no Django example rows")
     return p.parse_args(argv)
 
 
@@ -200,6 +202,9 @@ def main(argv: list[str]) -> int:
                 )
                 report.ratios += speed
                 report.notes += memory
+            if not args.skip_django:
+                repeats = args.repeats or (1 if args.quick else 3)
+                report.ratios += run_django(image=args.image, repeats=repeats, log=log)
             if not args.skip_fastapi:
                 repeats = args.repeats or (1 if args.quick else 3)
                 report.ratios += run_fastapi(image=args.image, repeats=repeats, log=log)

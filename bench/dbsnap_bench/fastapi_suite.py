@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import docker
-
+from .processes import timed_run
 from .ratios import Ratio
 from .seeds import BENCH, REPO
 from .stats import Series
+from .stock_server import stock_server
 
 Log = Callable[[str], None]
 EXAMPLE = REPO / "examples" / "fastapi"
@@ -49,18 +47,6 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _run(argv: list[str], where: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(
-        argv, cwd=where, env=env, capture_output=True, text=True, timeout=1800, check=False
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
-        raise RuntimeError(f"`{' '.join(argv)}` failed ({done.returncode}):\n{tail}")
-    return seconds
-
-
 def _teardowns(path: Path) -> tuple[list[float], list[float]]:
     """(teardown seconds of every test, seconds of every reset that replaced a database)."""
     rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -71,7 +57,6 @@ def _teardowns(path: Path) -> tuple[list[float], list[float]]:
 
 
 def run_fastapi(*, image: str, repeats: int, log: Log) -> list[Ratio]:
-    client = docker.from_env()
     pytest_argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     pytest_argv += ["-p", "dbsnap_bench_teardowns"]
     stock: Series = Series()
@@ -82,44 +67,30 @@ def run_fastapi(*, image: str, repeats: int, log: Log) -> list[Ratio]:
         where = Path(tmp) / "fastapi"
         shutil.copytree(EXAMPLE, where, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
         record = Path(tmp) / "teardowns.jsonl"
-        password = secrets.token_urlsafe(12)
-        volumes = client.images.get(image).attrs["Config"].get("Volumes") or {}
-        server = client.containers.run(
-            image,
-            detach=True,
-            environment={"POSTGRES_PASSWORD": password},
-            command=["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                     "-c", "full_page_writes=off"],
-            ports={"5432/tcp": ("127.0.0.1", None)},
-            tmpfs=dict.fromkeys(volumes, ""),
-            labels={"dbsnap-bench": "1"},
-        )  # fmt: skip
-        try:
-            port = _published(server)
+        with stock_server(image) as server:
             stock_env = _env(
                 {
                     "POSTGRES_SERVER": "127.0.0.1",
-                    "POSTGRES_PORT": str(port),
+                    "POSTGRES_PORT": str(server.port),
                     "POSTGRES_USER": "postgres",
-                    "POSTGRES_PASSWORD": password,
+                    "POSTGRES_PASSWORD": server.password,
                     "BENCH_TEARDOWNS": str(record),
                 }
             )
             ours_env = _env(
                 {"DBSNAP_IMAGE": image, "DBSNAP_PROJECT": PROJECT, "BENCH_TEARDOWNS": str(record)}
             )
-            _wait(server)
             log("fastapi: warming the snapshot")
-            _run([*pytest_argv, "-p", "no:xdist"], where, ours_env)
+            timed_run([*pytest_argv, "-p", "no:xdist"], where, ours_env)
             _teardowns(record)
             for round_ in range(repeats):
                 dbname = f"stock_{round_}"
-                _psql(server, f"CREATE DATABASE {dbname}")
+                server.psql(f"CREATE DATABASE {dbname}")
                 env = {**stock_env, "POSTGRES_DB": dbname}
                 migrate = "alembic upgrade head && python -m app.initial_data"
                 started = time.perf_counter()
-                _run(["sh", "-c", migrate], where, env)
-                _run([*pytest_argv, "-p", "no:dbsnap", "-p", "no:xdist"], where, env)
+                timed_run(["sh", "-c", migrate], where, env)
+                timed_run([*pytest_argv, "-p", "no:dbsnap", "-p", "no:xdist"], where, env)
                 stock.samples.append(time.perf_counter() - started)
                 teardowns, _ = _teardowns(record)
                 # The clean-up runs after the tests that wrote: the slow teardowns.
@@ -127,7 +98,7 @@ def run_fastapi(*, image: str, repeats: int, log: Log) -> list[Ratio]:
                 log(f"fastapi: stock round {round_ + 1}: {stock.samples[-1]:.2f} s")
                 for scope, workers in CONFIGS:
                     args = ["-p", "no:xdist"] if workers == 1 else ["-n", str(workers)]
-                    seconds = _run(
+                    seconds = timed_run(
                         [*pytest_argv, *args, f"--dbsnap-scope={scope}"], where, ours_env
                     )
                     ours[(scope, workers)].samples.append(seconds)
@@ -135,8 +106,6 @@ def run_fastapi(*, image: str, repeats: int, log: Log) -> list[Ratio]:
                     if scope == "function" and workers == 1:
                         resets += replaced
                     log(f"fastapi: {scope} scope, -n {workers}: {seconds:.2f} s")
-        finally:
-            server.remove(force=True, v=True)
     rows = [
         Ratio(
             key=f"fastapi_{scope}_{workers}",
@@ -159,27 +128,3 @@ def run_fastapi(*, image: str, repeats: int, log: Log) -> list[Ratio]:
         )
     )
     return rows
-
-
-def _published(container: docker.models.containers.Container) -> int:
-    for _ in range(100):
-        container.reload()
-        mapping = container.attrs["NetworkSettings"]["Ports"].get("5432/tcp")
-        if mapping:
-            return int(mapping[0]["HostPort"])
-        time.sleep(0.1)
-    raise RuntimeError("the stock server published no port")
-
-
-def _psql(container: docker.models.containers.Container, statement: str) -> None:
-    result = container.exec_run(["psql", "-U", "postgres", "-c", statement], user="postgres")
-    if result.exit_code != 0:
-        raise RuntimeError(f"{statement}: {result.output.decode(errors='replace')}")
-
-
-def _wait(container: docker.models.containers.Container) -> None:
-    for _ in range(300):
-        if container.exec_run(["pg_isready", "-U", "postgres"]).exit_code == 0:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the stock server did not start")

@@ -21,15 +21,14 @@ import resource
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import docker
 
+from .processes import timed_run
 from .ratios import Ratio
 from .seeds import BENCH, SHOP
 from .stats import Series
@@ -66,21 +65,9 @@ def _env(image: str, memory: Path) -> dict[str, str]:
 
 def _pytest(where: Path, args: list[str], env: dict[str, str]) -> float:
     """Wall seconds of one pytest process."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=where,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
+    return timed_run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], where, env
     )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
-        raise RuntimeError(f"pytest {' '.join(args)} failed ({done.returncode}):\n{tail}")
-    return seconds
 
 
 def _project(where: Path, tests: dict[str, str]) -> Path:

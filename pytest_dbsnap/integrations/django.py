@@ -285,6 +285,8 @@ def _skip_flush_while(active: Any) -> Any:
     def _fixture_teardown(self: Any) -> None:
         if not active():
             flush(self)
+        else:
+            _finish_requests()
 
     def _reset_sequences(db_name: str) -> None:
         if not active():
@@ -298,3 +300,15 @@ def _skip_flush_while(active: Any) -> Any:
         TransactionTestCase._reset_sequences = reset
 
     return restore
+
+
+def _finish_requests(timeout: float = 5) -> None:
+    """Wait for a live server's requests still being finished (their end touches the
+    database: it must happen before pytest-django blocks it again, as the flush
+    we skip used to give it time to)."""
+    import threading
+
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__name__", "") == "process_request_thread":
+            thread.join(timeout)

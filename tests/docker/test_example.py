@@ -59,3 +59,25 @@ def test_fastapi_example_runs_unchanged_at_two_workers(
     result.stdout.fnmatch_lines(
         [f"snapshot dbsnap/{project.name}:* (cache miss: *", "2 database container(s) started in *"]
     )
+
+
+def test_django_example_migrates_once_and_runs_at_two_workers(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its settings name a development server the tests never reach; pytest.ini only
+    adds dbsnap_django."""
+    pytest.importorskip("django")
+    pytest.importorskip("pytest_django")
+    shutil.copytree(
+        EXAMPLES / "django",
+        project.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", ".venv"),
+    )
+    monkeypatch.setenv("DBSNAP_PROJECT", project.name)
+    monkeypatch.setenv("DBSNAP_CACHE_KEY", project.name)
+    monkeypatch.setenv("DJANGO_DB_HOST", "dev-db.invalid")
+    for cache in ("cache miss", "cache hit"):
+        result = project.run("-n", "2", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=37)
+        result.stdout.fnmatch_lines([f"snapshot dbsnap/{project.name}:* ({cache}*"])
