@@ -72,7 +72,6 @@ class Runtime:
     resets: int = 0
     workers: int = 1
     """How many processes of the session start containers (xdist workers)."""
-    _docker: Docker | None = None
     _failure: DbsnapError | None = None
     _launch: Launch | None = None
     _local: threading.local = field(default_factory=threading.local)
@@ -81,7 +80,6 @@ class Runtime:
     _shared_marks: WriteMarks | None = None
     _sentinel_thread: threading.Thread | None = None
     _sentinel_error: DbsnapError | None = None
-
     _trash_counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
