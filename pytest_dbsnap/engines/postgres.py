@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..database import Database
-from ..errors import ContainerError, ImageError, SeedError
+from ..errors import ContainerError, DbsnapError, ImageError, SeedError
 from .psql_errors import find_failure
 
 if TYPE_CHECKING:
@@ -289,7 +289,10 @@ class PostgresEngine:
         )
 
         def alter() -> str:
-            result = self._psql(docker, container, database.user, statement.as_string())
+            try:
+                result = self._psql(docker, container, database.user, statement.as_string())
+            except DbsnapError as exc:  # it stopped meanwhile: the wait says why
+                return str(exc)
             if result.exit_code == 0:
                 return ""
             return result.output.strip()[-200:] or f"psql exited with {result.exit_code}"
