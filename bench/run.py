@@ -119,9 +119,10 @@ def sweep(client: docker.DockerClient) -> list[str]:
     leftovers = _mine(client)
     names = []
     for container in leftovers.values():
-        with contextlib.suppress(docker.errors.NotFound):
-            if container.labels.get("dbsnap.kind") != "sentinel":
-                names.append(str(container.name))
+        if container.labels.get("dbsnap.kind") != "sentinel":
+            names.append(str(container.name))
+        # A sentinel may be on its way out already (409: removal in progress).
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             container.remove(force=True, v=True)
     return names
 

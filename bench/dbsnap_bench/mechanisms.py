@@ -281,16 +281,18 @@ class Bench:
 
     def _start(self, role: str) -> Instance:
         rt = self.runtime
+        rt.alive()
         return start_instance(
             rt.docker(),
             rt.engine,
             rt.ensure_snapshot(),
+            rt.launch(),
             session=rt.session,
             role=role,
             host=self.settings.host,
+            publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
-            durable=self.settings.durable,
         )
 
     def _containers(self) -> None:
