@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .database import Database
+from .engines import CHOICES
 from .errors import ConfigError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PLACEHOLDERS = ("host", "port", "user", "password", "dbname", "url", "url:DRIVER")
 # What the checks render with, before any database exists.
-_SAMPLE = Database("127.0.0.1", 5432, "postgres", "sample-password", "test")
+_SAMPLE = Database("127.0.0.1", 1, "user", "sample-password", "test", CHOICES[1])
 
 
 @dataclass(frozen=True)

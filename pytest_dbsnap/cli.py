@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import pytest
 
-from .docker import LABEL_PREFIX, labels_of
+from .docker import LABEL_PREFIX
 from .errors import ConfigError, DbsnapError, ImageError, SnapshotNotFound
 from .fixtures import STATE
 from .progress import Meter, size_text
@@ -43,9 +43,8 @@ from .transfer import (
 )
 
 if TYPE_CHECKING:
-    from docker.models.images import Image
-
-    from .runtime import Runtime
+    from .docker import ImageInfo
+    from .session import Session
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -221,14 +220,14 @@ class Command:
                 EXIT_USAGE, "pytest-dbsnap is disabled here (dbsnap_disable); unset it first"
             )
             return True
-        runtime = state.runtime()
-        runtime.log = self.out.note
-        runtime.progress = self.out.meter
-        handler: Callable[[Runtime, argparse.Namespace, Output], None] = HANDLERS[self.args.command]
+        dbsnap = state.session()
+        dbsnap.log = self.out.note
+        dbsnap.progress = self.out.meter
+        handler: Callable[[Session, argparse.Namespace, Output], None] = HANDLERS[self.args.command]
         try:
             # A seed hook's print() must not spoil the result on stdout.
             with contextlib.redirect_stdout(sys.stderr):
-                handler(runtime, self.args, self.out)
+                handler(dbsnap, self.args, self.out)
             self.status = EXIT_OK
         except SnapshotNotFound as exc:
             self.status = self.out.fail(EXIT_NOT_FOUND, str(exc))
@@ -244,17 +243,17 @@ class Command:
 # Commands ---------------------------------------------------------------------
 
 
-def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    registry = _registry(runtime) if args.push or runtime.settings.push else ""
+def build(session: Session, args: argparse.Namespace, out: Output) -> None:
+    registry = _registry(session) if args.push or session.settings.push else ""
     # The build stage builds: dbsnap_on_pull_failure=fail is for test shards.
-    settings = runtime.settings.replace(
-        rebuild=runtime.settings.rebuild or args.rebuild, on_pull_failure="build"
+    settings = session.settings.replace(
+        rebuild=session.settings.rebuild or args.rebuild, on_pull_failure="build"
     )
-    docker = runtime.docker()
+    docker = session.docker()
     if registry and not settings.rebuild:
         # A pipeline's first stage: when the registry has the snapshot already,
         # neither build nor pull it here.
-        target = identify(docker, runtime.engine, settings, runtime.plan())
+        target = identify(docker, settings, session.plan())
         ref = remote_ref(registry, target.key)
         if not snapshots_of(docker, target.key):
             if docker.in_registry(ref):
@@ -263,8 +262,8 @@ def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
                 out.result(target.tag, data)
                 return
             settings = settings.replace(registry="")  # not there: no use pulling
-    runtime.settings = settings
-    snapshot = runtime.ensure_snapshot()
+    session.settings = settings
+    snapshot = session.ensure_snapshot()
     pushed = ""
     if registry:
         pushed = share_snapshot(docker, snapshot, registry, log=out.note, progress=out.meter)
@@ -291,14 +290,14 @@ def build(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     )
 
 
-def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    docker = runtime.docker()
+def ls(session: Session, args: argparse.Namespace, out: Output) -> None:
+    docker = session.docker()
     try:
-        current = identify(docker, runtime.engine, runtime.settings, runtime.plan(), pull=False).key
+        current = identify(docker, session.settings, session.plan(), pull=False).key
     except ImageError as exc:
         current = ""
         out.note(f"{exc}; no snapshot is marked current")
-    rows = [row.as_dict(current) for row in _snapshots(runtime, every_project=args.all)]
+    rows = [row.as_dict(current) for row in _snapshots(session, every_project=args.all)]
     lines = [f"  {'TAG':<40} {'KEY':<12} {'LAYER':>9} {'SIZE':>9} {'AGE':>5}  INPUTS"]
     for row in rows:
         mark = "*" if row["current"] else " "
@@ -310,12 +309,12 @@ def ls(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     out.result("\n".join(lines), {"current_key": current or None, "snapshots": rows})
 
 
-def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    docker = runtime.docker()
-    settings = runtime.settings
+def prune(session: Session, args: argparse.Namespace, out: Output) -> None:
+    docker = session.docker()
+    settings = session.settings
     # Never pulls: a prune that cannot tell the current snapshot removes nothing.
-    current = identify(docker, runtime.engine, settings, runtime.plan(), pull=False).key
-    others = [s for s in _snapshots(runtime, every_project=False) if s.key != current]
+    current = identify(docker, settings, session.plan(), pull=False).key
+    others = [s for s in _snapshots(session, every_project=False) if s.key != current]
     removed: list[str] = []
     in_use: list[str] = []
     for rank, snap in enumerate(others):
@@ -350,53 +349,53 @@ def prune(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
     )
 
 
-def push(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    registry = _registry(runtime)
-    snap = _resolve(runtime, args.ref)
+def push(session: Session, args: argparse.Namespace, out: Output) -> None:
+    registry = _registry(session)
+    snap = _resolve(session, args.ref)
     out.note(f"pushing {snap.tag} to {registry}")
-    ref = push_snapshot(runtime.docker(), snap.image, registry, snap.key, out.meter)
+    ref = push_snapshot(session.docker(), snap.image, registry, snap.key, out.meter)
     out.note(f"pushed {ref}")
     out.result(ref, {"tag": snap.tag, "key": snap.key, "pushed_to": ref})
 
 
-def pull(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    registry = _registry(runtime)
-    docker = runtime.docker()
+def pull(session: Session, args: argparse.Namespace, out: Output) -> None:
+    registry = _registry(session)
+    docker = session.docker()
     if args.key:
         key = args.key.lower()
         if not re.fullmatch(r"[0-9a-f]{12,64}", key):
             raise ConfigError(f"{args.key!r} is not a key: give 12 to 64 hex digits")
     else:
-        key = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
-    tag = local_tag(runtime.settings.project, key)
+        key = identify(docker, session.settings, session.plan()).key
+    tag = local_tag(session.settings.project, key)
     out.note(f"pulling {registry}:{key[:12]}")
     started = time.monotonic()
     image = pull_snapshot(docker, registry, key, tag, out.meter)
     out.note(f"pulled {tag} in {time.monotonic() - started:.1f}s")
-    out.result(tag, {"tag": tag, "key": labels_of(image).get(KEY, key), "image_id": image.id})
+    out.result(tag, {"tag": tag, "key": image.labels.get(KEY, key), "image_id": image.id})
 
 
-def save(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
-    snap = _resolve(runtime, args.ref)
+def save(session: Session, args: argparse.Namespace, out: Output) -> None:
+    snap = _resolve(session, args.ref)
     path: Path = args.file
     out.note(f"saving {snap.tag} to {path}")
-    save_snapshot(runtime.docker(), snap.image, snap.tag, path, out.meter)
+    save_snapshot(session.docker(), snap.image, snap.tag, path, out.meter)
     size = path.stat().st_size
     out.note(f"wrote {size_text(size)}")
     out.result(str(path), {"tag": snap.tag, "key": snap.key, "file": str(path), "bytes": size})
 
 
-def load(runtime: Runtime, args: argparse.Namespace, out: Output) -> None:
+def load(session: Session, args: argparse.Namespace, out: Output) -> None:
     out.note(f"loading {args.file}")
-    images = load_snapshots(runtime.docker(), args.file, out.meter)
+    images = load_snapshots(session.docker(), args.file, out.meter)
     found = [
-        {"tags": list(image.tags), "key": labels_of(image).get(KEY, ""), "image_id": image.id}
+        {"tags": list(image.tags), "key": image.labels.get(KEY, ""), "image_id": image.id}
         for image in images
     ]
     out.result("\n".join(tag for image in images for tag in image.tags), {"snapshots": found})
 
 
-HANDLERS: dict[str, Callable[[Runtime, argparse.Namespace, Output], None]] = {
+HANDLERS: dict[str, Callable[[Session, argparse.Namespace, Output], None]] = {
     "build": build,
     "ls": ls,
     "prune": prune,
@@ -414,21 +413,21 @@ HANDLERS: dict[str, Callable[[Runtime, argparse.Namespace, Output], None]] = {
 class Listed:
     """A snapshot image on this Docker host, as ``ls`` and ``prune`` see it."""
 
-    image: Image
+    image: ImageInfo
     tag: str
     key: str
     age: float
     layer_bytes: int | None
 
     def as_dict(self, current: str) -> dict[str, Any]:
-        labels = labels_of(self.image)
+        labels = self.image.labels
         return {
             "tag": self.tag,
             "tags": list(self.image.tags),
             "key": self.key,
             "image_id": self.image.id,
             "project": labels.get(f"{LABEL_PREFIX}project", ""),
-            "size_bytes": int(self.image.attrs.get("Size") or 0),
+            "size_bytes": self.image.size,
             "layer_bytes": self.layer_bytes,
             "created": labels.get(f"{LABEL_PREFIX}created", ""),
             "age_seconds": round(self.age),
@@ -438,15 +437,15 @@ class Listed:
         }
 
 
-def _snapshots(runtime: Runtime, *, every_project: bool) -> list[Listed]:
+def _snapshots(session: Session, *, every_project: bool) -> list[Listed]:
     """This project's snapshots (or every one), newest first."""
-    docker = runtime.docker()
-    project = runtime.settings.project
+    docker = session.docker()
+    project = session.settings.project
     mine = local_tag(project, "")
-    bases: dict[str, Image | None] = {}
+    bases: dict[str, ImageInfo | None] = {}
     listed = []
     for image in docker.images({f"{LABEL_PREFIX}kind": "snapshot"}):
-        labels = labels_of(image)
+        labels = image.labels
         tags = list(image.tags)
         ours = [t for t in tags if t.startswith(mine)]
         if not tags and labels.get(f"{LABEL_PREFIX}project") == project:
@@ -457,21 +456,21 @@ def _snapshots(runtime: Runtime, *, every_project: bool) -> list[Listed]:
         if base_id not in bases:
             bases[base_id] = docker.find_image(base_id) if base_id else None
         base = bases[base_id]
-        size = int(image.attrs.get("Size") or 0)
+        size = image.size
         listed.append(
             Listed(
                 image=image,
                 tag=(ours or tags or ["<untagged>"])[0],
                 key=labels.get(KEY, ""),
                 age=time.time() - _created(image),
-                layer_bytes=size - int(base.attrs.get("Size") or 0) if base else None,
+                layer_bytes=size - base.size if base else None,
             )
         )
     return sorted(listed, key=lambda s: s.age)
 
 
-def _created(image: Image) -> float:
-    text = labels_of(image).get(f"{LABEL_PREFIX}created") or str(image.attrs.get("Created", ""))
+def _created(image: ImageInfo) -> float:
+    text = image.labels.get(f"{LABEL_PREFIX}created") or image.created
     try:
         return (
             datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
@@ -482,12 +481,12 @@ def _created(image: Image) -> float:
         return time.time()
 
 
-def _resolve(runtime: Runtime, ref: str | None) -> Listed:
+def _resolve(session: Session, ref: str | None) -> Listed:
     """The snapshot named by a tag or key prefix, or the current configuration's."""
-    snapshots = _snapshots(runtime, every_project=True)
+    snapshots = _snapshots(session, every_project=True)
     if ref is None:
-        docker = runtime.docker()
-        key = identify(docker, runtime.engine, runtime.settings, runtime.plan()).key
+        docker = session.docker()
+        key = identify(docker, session.settings, session.plan()).key
         found = [s for s in snapshots if s.key == key]
         if not found:
             raise SnapshotNotFound(
@@ -507,13 +506,13 @@ def _resolve(runtime: Runtime, ref: str | None) -> Listed:
     return found[0]
 
 
-def _registry(runtime: Runtime) -> str:
-    if not runtime.settings.registry:
+def _registry(session: Session) -> str:
+    if not session.settings.registry:
         raise ConfigError(
             "no registry configured: set dbsnap_registry (ini), DBSNAP_REGISTRY or "
             "--dbsnap-registry to a repository such as registry.example.com/team/app-db"
         )
-    return runtime.settings.registry
+    return session.settings.registry
 
 
 def _duration(seconds: float) -> str:

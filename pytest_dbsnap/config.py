@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from . import app_env
+from . import app_env, engines
 from .app_env import EnvVar
 from .errors import ConfigError
 
@@ -52,6 +52,13 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("image", "str", "postgres:17", "base image the database is seeded in"),
     Setting(
+        "engine",
+        "choice",
+        "auto",
+        "the database engine of dbsnap_image: auto (told by the image), postgres or mariadb",
+        engines.CHOICES,
+    ),
+    Setting(
         "seed",
         "list",
         "",
@@ -66,7 +73,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_key", "str", "", "extra text that invalidates the snapshot when it changes"),
     Setting("watch", "list", "", "globs of further files whose contents invalidate the snapshot"),
     Setting("dbname", "str", "test", "name of the seeded database"),
-    Setting("user", "str", "postgres", "database superuser the tests connect as"),
+    Setting(
+        "user",
+        "str",
+        "",
+        "database superuser the tests connect as (default: postgres for PostgreSQL, root for "
+        "MariaDB)",
+    ),
     Setting(
         "project", "str", "", "name in the snapshot tag dbsnap/<project>:<key>; default: rootdir"
     ),
@@ -222,6 +235,7 @@ class Settings:
     """Every setting of pytest-dbsnap, resolved once per session."""
 
     image: str
+    engine: str
     seed: tuple[str, ...]
     seed_command: str
     cache_key: str
@@ -324,7 +338,7 @@ def resolve(
             )
     if not values["image"]:
         raise ConfigError(
-            "dbsnap_image is empty: name a PostgreSQL image such as postgres:17 "
+            "dbsnap_image is empty: name a database image such as postgres:17 or mariadb:11.8 "
             "(ini dbsnap_image, flag --dbsnap-image or env DBSNAP_IMAGE)"
         )
     return Settings(

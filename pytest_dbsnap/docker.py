@@ -1,5 +1,10 @@
 """The only module that talks to the Docker SDK (docker-py).
 
+It speaks to the daemon through docker-py's low-level API and hands the rest
+of pytest-dbsnap plain values (:class:`ImageInfo`, :class:`ContainerInfo`,
+:class:`ExecResult`), never docker-py's objects: the layers above can be
+tested with fakes, and no call inspects more than it needs.
+
 Everything pytest-dbsnap creates carries labels under :data:`LABEL_PREFIX`, so
 cleanup can find its own objects and nothing else.
 """
@@ -13,14 +18,12 @@ import os
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal, TypeVar, cast
 
 import docker
 import docker.errors
 import requests.exceptions
-from docker.models.containers import Container
-from docker.models.images import Image
 
 from .errors import (
     ContainerError,
@@ -35,6 +38,48 @@ LABEL_PREFIX = "dbsnap."
 
 Progress = Callable[[int, int], None]
 """Called with bytes moved so far and the total expected (0 when unknown yet)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the daemon tells of an image: its ID, tags, labels and run configuration."""
+
+    id: str
+    tags: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    entrypoint: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    """``NAME=value`` entries, as the image's config has them."""
+    volumes: tuple[str, ...] = ()
+    size: int = 0
+    created: str = ""
+
+    @property
+    def env_names(self) -> frozenset[str]:
+        return frozenset(entry.partition("=")[0] for entry in self.env)
+
+    @property
+    def shown(self) -> str:
+        """A name for messages: the first tag, or the short ID."""
+        return self.tags[0] if self.tags else self.id.removeprefix("sha256:")[:12]
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container: its ID, name and labels, and its state when it was looked at."""
+
+    id: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    status: str = "created"
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,10 +118,10 @@ def daemon_error(what: str, exc: BaseException) -> DbsnapError:
 
 
 def _shown(arg: object) -> str:
-    if isinstance(arg, Container):
-        return str(arg.name)
-    if isinstance(arg, Image):
-        return str((arg.tags or [arg.short_id])[0])
+    if isinstance(arg, ContainerInfo):
+        return arg.name
+    if isinstance(arg, ImageInfo):
+        return arg.shown
     return str(arg)
 
 
@@ -84,21 +129,38 @@ class NameTaken(Exception):
     """A container with that name exists already (the daemon said 409)."""
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
-    """What one list call tells of a container."""
+def _image_info(attrs: Mapping[str, Any]) -> ImageInfo:
+    config = attrs.get("Config") or {}
+    return ImageInfo(
+        id=str(attrs["Id"]),
+        tags=tuple(t for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
+        labels=dict(config.get("Labels") or {}),
+        entrypoint=tuple(config.get("Entrypoint") or ()),
+        command=tuple(config.get("Cmd") or ()),
+        env=tuple(config.get("Env") or ()),
+        volumes=tuple(config.get("Volumes") or ()),
+        size=int(attrs.get("Size") or 0),
+        created=str(attrs.get("Created") or ""),
+    )
 
-    id: str
-    name: str
-    labels: dict[str, str]
-    status: str
-    created: float
 
-
-@dataclass(frozen=True)
-class ExecResult:
-    exit_code: int
-    output: str
+def _container_info(attrs: Mapping[str, Any]) -> ContainerInfo:
+    """From an inspect (``Name``, ``Config.Labels``, ``State.Status``) or a list entry."""
+    if "Names" in attrs:  # a list entry
+        return ContainerInfo(
+            id=str(attrs["Id"]),
+            name=str((attrs.get("Names") or ["?"])[0]).lstrip("/"),
+            labels=dict(attrs.get("Labels") or {}),
+            status=str(attrs.get("State", "")),
+            created=float(attrs.get("Created") or 0),
+        )
+    state = attrs.get("State") or {}
+    return ContainerInfo(
+        id=str(attrs["Id"]),
+        name=str(attrs.get("Name", "?")).lstrip("/"),
+        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        status=str(state.get("Status", "")),
+    )
 
 
 class Docker:
@@ -106,6 +168,7 @@ class Docker:
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+        self.api = client.api
         self._volumes: dict[str, dict[str, str]] = {}
 
     @classmethod
@@ -131,48 +194,53 @@ class Docker:
     @_translated("asking the Docker daemon about its machine")
     def memory_total(self) -> int:
         """Bytes of memory of the Docker host (0 when it does not say)."""
-        return int(self.client.info().get("MemTotal") or 0)
+        return int(self.api.info().get("MemTotal") or 0)
 
     # Images -----------------------------------------------------------------
 
     @_translated("looking up image {0}")
-    def find_image(self, ref: str) -> Image | None:
+    def find_image(self, ref: str) -> ImageInfo | None:
         try:
-            return self.client.images.get(ref)
-        except docker.errors.ImageNotFound:
+            return _image_info(self.api.inspect_image(ref))  # type: ignore[no-untyped-call]
+        except docker.errors.NotFound:
             return None
 
     @_translated("getting image {0}")
-    def get_or_pull_image(self, ref: str) -> Image:
+    def get_or_pull_image(self, ref: str) -> ImageInfo:
         """The local image ``ref``, pulled first when it is missing."""
         image = self.find_image(ref)
         if image is not None:
             return image
+        repository, tag = _split(ref)
         try:
-            return self.client.images.pull(ref)
+            self.api.pull(repository, tag or "latest")
+            found = self.find_image(ref)
         except docker.errors.DockerException as exc:
             raise ImageError(
                 f"image {ref!r} is not on this Docker host and pulling it failed "
                 f"({_reason(exc)}); pull or build it, or set dbsnap_image to an image you have"
             ) from None
+        if found is None:
+            raise ImageError(f"pulled {ref!r}, but no such image is here; try again")
+        return found
 
     @_translated("removing image {0}")
     def remove_image(self, ref: str) -> None:
         """Remove an image, or only the tag ``ref`` when the image has others."""
         with contextlib.suppress(docker.errors.NotFound):
-            self.client.images.remove(ref, noprune=False)
+            self.api.remove_image(ref, noprune=False)
 
     @_translated("removing image {0}")
-    def remove_unused_image(self, image: Image, tags: Sequence[str]) -> bool:
+    def remove_unused_image(self, image: ImageInfo, tags: Sequence[str]) -> bool:
         """Untag ``tags`` of ``image``; the image goes with its last tag, unless in use.
 
         Whether it went (or was untagged): ``False`` when a container uses it.
         """
         try:
             for tag in tags:
-                self.client.images.remove(tag, noprune=False)
-            if not image.tags:
-                self.client.images.remove(str(image.id), noprune=False)
+                self.api.remove_image(tag, noprune=False)
+            if not set(image.tags) - set(tags):
+                self.api.remove_image(image.id, noprune=False)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as exc:
@@ -182,15 +250,19 @@ class Docker:
         return True
 
     @_translated("listing images")
-    def images(self, labels: Mapping[str, str | None]) -> list[Image]:
+    def images(self, labels: Mapping[str, str | None]) -> list[ImageInfo]:
         """Every image that carries all of ``labels``."""
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
-        return list(self.client.images.list(filters={"label": filters}))
+        found = []
+        for summary in self.api.images(filters={"label": filters}):
+            with contextlib.suppress(docker.errors.NotFound):  # removed meanwhile
+                found.append(_image_info(self.api.inspect_image(summary["Id"])))  # type: ignore[no-untyped-call]
+        return found
 
     @_translated("tagging image {0} as {1}")
-    def tag(self, image: Image, ref: str) -> None:
-        repository, _, tag = ref.rpartition(":")
-        image.tag(repository, tag)
+    def tag(self, image: ImageInfo, ref: str) -> None:
+        repository, tag = _split(ref)
+        self.api.tag(image.id, repository, tag)
 
     def pull(self, ref: str, progress: Progress) -> None:
         """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
@@ -199,7 +271,7 @@ class Docker:
     def in_registry(self, ref: str) -> bool:
         """Whether the registry has ``ref``, asked without pulling it."""
         try:
-            self.client.images.get_registry_data(ref)
+            self.api.inspect_distribution(ref)  # type: ignore[no-untyped-call]
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             status = exc.status_code if isinstance(exc, docker.errors.APIError) else None
             error = _transfer_error(f"looking {ref} up", _reason(exc), status)
@@ -218,8 +290,8 @@ class Docker:
         For a pull, "not found" means the registry lacks ``ref``; for a push it
         is just another refusal.
         """
-        repository, _, tag = ref.rpartition(":")
-        request = self.client.api.pull if verb == "pull" else self.client.api.push
+        repository, tag = _split(ref)
+        request = self.api.pull if verb == "pull" else self.api.push
         what, missing = f"{verb}ing {ref}", verb == "pull"
         done: dict[str, int] = {}
         total: dict[str, int] = {}
@@ -256,10 +328,10 @@ class Docker:
 
         Layers the images share are written once.
         """
-        api: Any = self.client.api
+        api: Any = self.api
         images = [self.find_image(ref) for ref in refs]
         # Sizes count shared layers in each image; the largest is the closer guess.
-        total = max((int(i.attrs.get("Size") or 0) for i in images if i is not None), default=0)
+        total = max((i.size for i in images if i is not None), default=0)
         written = 0
         try:
             # docker-py wraps only the one-image form of GET /images/get.
@@ -283,7 +355,7 @@ class Docker:
                 yield chunk
 
         try:
-            events = self.client.api.load_image(chunks())  # type: ignore[no-untyped-call]
+            events = self.api.load_image(chunks())  # type: ignore[no-untyped-call]
             tags: list[str] = []
             for event in events:
                 if "error" in event:
@@ -309,102 +381,109 @@ class Docker:
         entrypoint: Sequence[str] | None = None,
         publish: Mapping[int, str] | None = None,
         tmpfs: Mapping[str, str] | None = None,
-    ) -> Container:
+    ) -> ContainerInfo:
         """Create (not start) a container; :class:`NameTaken` when the name is in use.
 
-        ``tmpfs`` mounts come besides the one over each of the image's volumes.
+        ``publish`` maps a container port to the host address it is published
+        on (the host port is the daemon's choice). ``tmpfs`` mounts come
+        besides the one over each of the image's volumes.
         """
-        ports: dict[str, Any] = {
-            f"{port}/tcp": (host, None) for port, host in (publish or {}).items()
-        }
+        published = dict(publish or {})
+        host_config = self.api.create_host_config(
+            port_bindings={f"{port}/tcp": (host, None) for port, host in published.items()},
+            tmpfs={**self._volumes_in_memory(image), **(tmpfs or {})},
+        )
         try:
-            return self.client.containers.create(
+            created = self.api.create_container(
                 image,
                 name=name,
-                tmpfs={**self._volumes_in_memory(image), **(tmpfs or {})},
                 labels=dict(labels),
                 environment=dict(environment or {}),
                 command=list(command) if command is not None else None,
                 entrypoint=list(entrypoint) if entrypoint is not None else None,
-                ports=ports,
+                ports=[f"{port}/tcp" for port in published],
+                host_config=host_config,
                 detach=True,
             )
         except docker.errors.APIError as exc:
             if exc.status_code == 409:
                 raise NameTaken(name) from None
             raise ContainerError(f"cannot create container {name!r}: {_reason(exc)}") from None
+        return ContainerInfo(id=str(created["Id"]), name=name, labels=dict(labels))
 
     def _volumes_in_memory(self, image: str) -> dict[str, str]:
         """A tmpfs over every ``VOLUME`` of ``image``, so no anonymous volume is made.
 
-        Our containers keep nothing in them (PGDATA lives outside), and a
-        volume is the one thing a daemon can leave behind on its own: one that
-        restarts removes its auto-remove containers but not their volumes.
+        Our containers keep nothing in them (the data folder lives outside),
+        and a volume is the one thing a daemon can leave behind on its own:
+        one that restarts removes its auto-remove containers but not their
+        volumes.
         """
         volumes = self._volumes.get(image)
         if volumes is None:
             found = self.find_image(image)
-            declared = (found.attrs.get("Config") or {}).get("Volumes") if found else None
-            volumes = self._volumes[image] = dict.fromkeys(declared or {}, "")
+            volumes = self._volumes[image] = dict.fromkeys(found.volumes if found else (), "")
         return volumes
 
     @_translated("starting container {0}")
-    def start(self, container: Container) -> None:
+    def start(self, container: ContainerInfo) -> None:
         try:
-            container.start()
+            self.api.start(container.id)
         except docker.errors.APIError as exc:
             raise ContainerError(
                 f"container {container.name} did not start: {_reason(exc)}"
             ) from None
 
     @_translated("reading the ports of container {0}")
-    def published_port(self, container: Container, port: int) -> int:
+    def published_port(self, container: ContainerInfo, port: int) -> int:
         """The host port Docker chose for ``port``; waits briefly for the mapping."""
         deadline = time.monotonic() + 5
         while True:
-            container.reload()
-            mapping = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
+            attrs = self.api.inspect_container(container.id)
+            mapping = ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp")
             if mapping:
                 return int(mapping[0]["HostPort"])
-            if time.monotonic() > deadline or container.status != "running":
+            status = str((attrs.get("State") or {}).get("Status", ""))
+            if time.monotonic() > deadline or status != "running":
                 raise ContainerError(
                     f"container {container.name} publishes no port for {port}/tcp "
-                    f"(status {container.status}); last log lines:\n{self.logs_tail(container)}"
+                    f"(status {status}); last log lines:\n{self.logs_tail(container)}"
                 )
             time.sleep(0.05)
 
     @_translated("inspecting container {0}")
-    def status(self, container: Container) -> str:
+    def status(self, container: ContainerInfo) -> str:
         try:
-            container.reload()
+            attrs = self.api.inspect_container(container.id)
         except docker.errors.NotFound:
             return "removed"
-        return str(container.status)
+        return str((attrs.get("State") or {}).get("Status", ""))
 
-    def logs_tail(self, container: Container, lines: int = 15) -> str:
+    def logs_tail(self, container: ContainerInfo, lines: int = 15) -> str:
         try:
-            raw: bytes = container.logs(tail=lines)
-        except docker.errors.DockerException:
+            raw: bytes = self.api.logs(container.id, tail=lines)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
             return "(no logs: the container is gone)"
         return raw.decode(errors="replace").rstrip() or "(no output)"
 
     @_translated("running a command in container {0}")
     def exec(
         self,
-        container: Container,
+        container: ContainerInfo,
         command: Sequence[str],
         *,
         user: str = "",
         environment: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        result = container.exec_run(
-            list(command), user=user, environment=dict(environment or {}), demux=False
+        started = self.api.exec_create(
+            container.id, list(command), user=user, environment=dict(environment or {})
         )
-        output = cast("bytes", result.output or b"")
-        return ExecResult(int(result.exit_code or 0), output.decode(errors="replace"))
+        output: bytes = self.api.exec_start(started["Id"]) or b""
+        exit_code = self.api.exec_inspect(started["Id"]).get("ExitCode")
+        return ExecResult(int(exit_code or 0), output.decode(errors="replace"))
 
     @_translated("copying {1} into container {0}")
-    def put_file(self, container: Container, path: str, data: bytes, *, owner: int = 0) -> None:
+    def put_file(self, container: ContainerInfo, path: str, data: bytes, *, owner: int = 0) -> None:
         """Write one file into the container (its folder must exist; it may be stopped)."""
         folder, _, name = path.rpartition("/")
         buffer = io.BytesIO()
@@ -414,32 +493,27 @@ class Docker:
             info.mode = 0o644
             info.uid = info.gid = owner
             tar.addfile(info, io.BytesIO(data))
-        if not container.put_archive(folder or "/", buffer.getvalue()):
+        if not self.api.put_archive(container.id, folder or "/", buffer.getvalue()):
             raise ContainerError(f"cannot copy {path} into container {container.name}")
 
     @_translated("committing container {0}")
     def commit(
         self,
-        container: Container,
+        container: ContainerInfo,
         *,
         repository: str,
         tag: str,
         conf: Mapping[str, Any],
-    ) -> Image:
-        return container.commit(repository=repository, tag=tag, conf=dict(conf))
+    ) -> ImageInfo:
+        committed = self.api.commit(container.id, repository=repository, tag=tag, conf=dict(conf))
+        return _image_info(self.api.inspect_image(committed["Id"]))  # type: ignore[no-untyped-call]
 
     @_translated("removing container {0}")
-    def remove(self, container: Container) -> None:
+    def remove(self, container: ContainerInfo) -> None:
         """Remove a container and its anonymous volumes; gone already is fine."""
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:  # 409: removal already in progress
-                raise
+        self._remove(container.id)
 
-    def remove_quietly(self, container: Container) -> None:
+    def remove_quietly(self, container: ContainerInfo) -> None:
         """Remove a container while another error is on its way: never raise over it.
 
         What is left behind (the daemon is gone, say) carries its session's
@@ -448,6 +522,19 @@ class Docker:
         with contextlib.suppress(Exception):
             self.remove(container)
 
+    @_translated("removing container {0}")
+    def remove_by_id(self, container_id: str) -> None:
+        self._remove(container_id)
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+
     @_translated("starting the session sentinel")
     def start_sentinel(self, image: str, labels: Mapping[str, str]) -> tuple[str, Any]:
         """Start a container that lives exactly as long as the returned socket.
@@ -455,7 +542,7 @@ class Docker:
         Its only process reads standard input, which we attach to; the daemon
         closes that input when our connection drops, and removes the container.
         """
-        api = self.client.api
+        api = self.api
         # docker-py's create_container has no StdinOnce, so the config is raw.
         config = {
             "Image": image,
@@ -481,27 +568,17 @@ class Docker:
         except docker.errors.APIError as exc:
             if container_id:
                 with contextlib.suppress(Exception):
-                    self.remove_by_id(container_id)
+                    self._remove(container_id)
             raise ContainerError(
                 f"cannot start the session sentinel from {image}: {_reason(exc)}; "
-                "dbsnap_image must be a PostgreSQL image with a shell"
+                "dbsnap_image must be an image with `cat` on its PATH"
             ) from None
         return container_id, sock
 
-    @_translated("removing container {0}")
-    def remove_by_id(self, container_id: str) -> None:
-        try:
-            self.client.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:
-                raise
-
     @_translated("looking up container {0}")
-    def get_container(self, name: str) -> Container | None:
+    def get_container(self, name: str) -> ContainerInfo | None:
         try:
-            return self.client.containers.get(name)
+            return _container_info(self.api.inspect_container(name))
         except docker.errors.NotFound:
             return None
 
@@ -512,22 +589,17 @@ class Docker:
         One list call, no per-container inspect: containers may vanish meanwhile.
         """
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
-        found = self.client.containers.list(all=True, filters={"label": filters}, sparse=True)
         return [
-            ContainerInfo(
-                id=str(c.id),
-                name=str((c.attrs.get("Names") or ["?"])[0]).lstrip("/"),
-                labels=dict(c.attrs.get("Labels") or {}),
-                status=str(c.attrs.get("State", "")),
-                created=float(c.attrs.get("Created") or 0),
-            )
-            for c in found
+            _container_info(c) for c in self.api.containers(all=True, filters={"label": filters})
         ]
 
 
-def labels_of(image: Image) -> Mapping[str, str]:
-    """An image's labels."""
-    return image.attrs.get("Config", {}).get("Labels") or {}
+def _split(ref: str) -> tuple[str, str]:
+    """``repository:tag`` as its two parts (the tag is empty when not given)."""
+    repository, colon, tag = ref.rpartition(":")
+    if not colon or "/" in tag:  # host:port/name without a tag
+        return ref, ""
+    return repository, tag
 
 
 def _transfer_error(

@@ -16,7 +16,7 @@ pointing at the process's own database, and stay the same for its life:
   variables point at no server.
 
 The database behind the address is made pristine again at the end of every
-unit of ``dbsnap_scope`` (see :meth:`Runtime.renew_shared`). Seed and cache-key
+unit of ``dbsnap_scope`` (see :meth:`~pytest_dbsnap.server.Server.renew_shared`). Seed and cache-key
 hooks are read before the conftests, so in this mode they live in plugins.
 """
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import app_env
+from . import app_env, engines
 from .database import Database
 from .errors import DbsnapError
 
@@ -52,13 +52,15 @@ def start(state: State) -> None:
     config, settings = state.config, state.settings
     state.record_hooks()  # the one fixed point: before any conftest
     if any(flag(config, name) for name in (*_NO_TESTS, "show_fixtures_per_test")):
-        nowhere = Database(settings.host, 5432, settings.user, "", settings.dbname)
+        engine = engines.guess(settings.engine, settings.image)
+        user = settings.user or engine.default_user
+        nowhere = Database(settings.host, engine.port, user, "", settings.dbname, engine.name)
         os.environ.update(app_env.render(settings.env, nowhere))
         return
     try:
         database, runs_tests = _database(state)
         if runs_tests and settings.scope != "worker":
-            state.runtime().clone_pool()  # the first reset takes a ready copy too
+            state.server().clone_pool()  # the first reset takes a ready copy too
     except DbsnapError as exc:
         # The project asked for its database before its conftests: it needs Docker.
         raise pytest.UsageError(f"dbsnap_env: {exc}") from None
@@ -71,31 +73,43 @@ def _database(state: State) -> tuple[Database, bool]:
     handoff = _handoff()
     role = os.environ.get("PYTEST_XDIST_WORKER", "")
     if handoff is not None and role:
-        state.role, state.session, state.owner = role, str(handoff["session"]), False
+        state.role, state.session_id, state.owner = role, str(handoff["session"]), False
         state.handed = handoff["snapshot"]
-        runtime = state.runtime()
+        server = state.server()
         mine = handoff["workers"].get(role)
         # A worker xdist started again after a crash has no container waiting.
-        return (runtime.adopt(mine) if mine else runtime.worker_database()), True
+        return (server.adopt(mine) if mine else server.worker_database()), True
     workers = _worker_count(config)
-    runtime = state.runtime()
+    engine = state.session().engine  # finds or builds the snapshot
+    if state.settings.scope != "worker" and not engine.copies:
+        raise DbsnapError(
+            f"{engine.title} cannot make the database behind the address pristine again "
+            f"inside its server (dbsnap_scope = {state.settings.scope}); set dbsnap_scope = "
+            "worker, and give the tests that need a pristine database dbsnap_db"
+        )
+    server = state.server()
     if not workers:
-        return runtime.worker_database(), True
+        return server.worker_database(), True
     roles = [f"gw{i}" for i in range(workers)]
-    runtime.workers = workers
-    prepared = runtime.prestart(roles)
-    snapshot = runtime.ensure_snapshot()
+    server.workers = workers
+    prepared = server.prestart(roles)
+    snapshot = state.session().ensure_snapshot()
     os.environ[HANDOFF] = json.dumps(
         {
             "pid": os.getpid(),
-            "session": state.session,
+            "session": state.session_id,
             "snapshot": snapshot.as_dict(),
             "workers": prepared,
         }
     )
     first = prepared[roles[0]]
     database = Database(
-        state.settings.host, int(first["port"]), snapshot.user, first["password"], snapshot.dbname
+        state.settings.host,
+        int(first["port"]),
+        snapshot.user,
+        first["password"],
+        snapshot.dbname,
+        snapshot.engine,
     )
     return database, False
 

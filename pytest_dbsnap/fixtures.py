@@ -4,7 +4,7 @@
 that is exactly the seeded state. ``dbsnap_worker`` and ``dbsnap_worker_conn``
 give the database every test of the worker shares.
 
-Importing this module imports neither psycopg nor docker-py: a run whose tests
+Importing this module imports no driver and not docker-py: a run whose tests
 ask for no database never loads them.
 """
 
@@ -21,12 +21,10 @@ from .config import SETTINGS
 from .errors import ContainerError, DbsnapError
 
 if TYPE_CHECKING:
-    import psycopg
-
     from .database import Database
     from .instance import Instance
     from .pool import Pool
-    from .runtime import Copy, Runtime
+    from .server import Copy, Server
     from .state import State
 
 T = TypeVar("T")
@@ -45,12 +43,12 @@ def state_of(config: pytest.Config) -> State:
     return state
 
 
-def _or_fail(make: Callable[[], T], runtime: Runtime | None = None) -> T:
+def _or_fail(make: Callable[[], T], server: Server | None = None) -> T:
     failure = None
     try:
         return make()
     except DbsnapError as exc:
-        failure = f"dbsnap: {runtime.diagnose(exc) if runtime else exc}"
+        failure = f"dbsnap: {server.diagnose(exc) if server else exc}"
     pytest.fail(failure, pytrace=False)
 
 
@@ -63,30 +61,31 @@ class Lease:
     keep: Callable[[], None]
 
 
-def lease(runtime: Runtime, mode: str) -> Lease:
-    """Take a pristine database from the pool of ``mode``."""
-    timeout = runtime.settings.startup_timeout
-    if mode == "container":
-        containers: Pool[Instance] = _or_fail(runtime.container_pool)
-        instance = _or_fail(lambda: containers.acquire(timeout), runtime)
+def lease(server: Server, mode: str) -> Lease:
+    """Take a pristine database from the pool of ``mode``: a copy inside the worker's
+    container, or a container of its own (always, for an engine that copies nothing)."""
+    timeout = server.settings.startup_timeout
+    if mode == "container" or not _or_fail(lambda: server.copies):
+        containers: Pool[Instance] = _or_fail(server.container_pool)
+        instance = _or_fail(lambda: containers.acquire(timeout), server)
         return Lease(
             instance.database,
             lambda: containers.release(instance),
             lambda: containers.keep(instance),
         )
-    clones: Pool[Copy] = _or_fail(runtime.clone_pool, runtime)
-    copy = _or_fail(lambda: clones.acquire(timeout), runtime)
+    clones: Pool[Copy] = _or_fail(server.clone_pool, server)
+    copy = _or_fail(lambda: clones.acquire(timeout), server)
     # A copy made before the container died is no database.
-    _or_fail(runtime.check_server, runtime)
+    _or_fail(server.check_server, server)
     return Lease(copy.database, lambda: clones.release(copy), lambda: clones.keep(copy))
 
 
-def options(node: pytest.Item | pytest.Collector, runtime: Runtime) -> tuple[str, str]:
+def options(node: pytest.Item | pytest.Collector, server: Server) -> tuple[str, str]:
     """(scope, mode) for ``node``: its ``dbsnap`` markers over the settings."""
     chosen = _marked(node)
     return (
-        chosen.get("scope", runtime.settings.scope),
-        chosen.get("mode", runtime.settings.mode),
+        chosen.get("scope", server.settings.scope),
+        chosen.get("mode", server.settings.mode),
     )
 
 
@@ -117,18 +116,18 @@ def _marked(node: pytest.Item | pytest.Collector) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def _dbsnap_runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
-    """This process's engine-side state (internal); emptied at the end of the session."""
+def _dbsnap_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """This process's database server and pools (internal); emptied at the end of the
+    session."""
     state = state_of(request.config)
     state.asked = True
-    runtime = state.runtime()
-    yield runtime
-    for problem in runtime.close():  # a failed cleanup must not hide the test results
+    yield state.server()
+    for problem in state.close():  # a failed cleanup must not hide the test results
         warnings.warn(f"dbsnap: {problem}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
-def dbsnap_worker(_dbsnap_runtime: Runtime) -> Database:
+def dbsnap_worker(_dbsnap_server: Server) -> Database:
     """This worker's database: one container from the snapshot per xdist worker.
 
     Every test in the same worker shares it, so committed writes are seen by
@@ -136,31 +135,28 @@ def dbsnap_worker(_dbsnap_runtime: Runtime) -> Database:
     ``host``, ``port``, ``user``, ``password``, ``dbname``, ``dsn`` (libpq
     conninfo) and ``url`` (``postgresql://``, for SQLAlchemy).
     """
-    return _or_fail(_dbsnap_runtime.worker_database)
+    return _or_fail(_dbsnap_server.worker_database)
 
 
-def _connect(database: Database, runtime: Runtime) -> psycopg.Connection[Any]:
+def _connect(database: Database, server: Server) -> Any:
     """A connection to ``database``; a refusal says why when its container died."""
-    import psycopg
-
     try:
         return database.connect()
-    except psycopg.OperationalError as exc:
+    except Exception as exc:  # the driver's own error (each driver has its own)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         error = ContainerError(f"cannot connect to {database.dbname}: {first}")
-        failure = f"dbsnap: {runtime.diagnose(error)}"
+        failure = f"dbsnap: {server.diagnose(error)}"
     pytest.fail(failure, pytrace=False)
 
 
 @pytest.fixture
-def dbsnap_worker_conn(
-    dbsnap_worker: Database, _dbsnap_runtime: Runtime
-) -> Iterator[psycopg.Connection[Any]]:
-    """A psycopg connection to this worker's database, closed after the test.
+def dbsnap_worker_conn(dbsnap_worker: Database, _dbsnap_server: Server) -> Iterator[Any]:
+    """A DB-API connection to this worker's database (psycopg 3 for PostgreSQL, PyMySQL
+    for MariaDB), closed after the test.
 
     Nothing is committed for you: uncommitted work is rolled back at close.
     """
-    conn = _connect(dbsnap_worker, _dbsnap_runtime)
+    conn = _connect(dbsnap_worker, _dbsnap_server)
     try:
         yield conn
     finally:
@@ -168,17 +164,15 @@ def dbsnap_worker_conn(
 
 
 @pytest.fixture(scope="module")
-def dbsnap_module_db(
-    request: pytest.FixtureRequest, _dbsnap_runtime: Runtime
-) -> Iterator[Database]:
+def dbsnap_module_db(request: pytest.FixtureRequest, _dbsnap_server: Server) -> Iterator[Database]:
     """A pristine database shared by the tests of one module.
 
     Under ``pytest -n``, the module's tests that run in one worker share it:
     with ``--dist load`` a module's tests spread over the workers, each with
     its own copy; ``--dist loadscope`` or ``loadfile`` keeps them together.
     """
-    _, mode = options(request.node, _dbsnap_runtime)
-    lent = lease(_dbsnap_runtime, mode)
+    _, mode = options(request.node, _dbsnap_server)
+    lent = lease(_dbsnap_server, mode)
     try:
         yield lent.database
     finally:
@@ -186,7 +180,7 @@ def dbsnap_module_db(
 
 
 @pytest.fixture
-def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Iterator[Database]:
+def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_server: Server) -> Iterator[Database]:
     """A database that is exactly the seeded state, for this test alone.
 
     The code under test may open its own connections and pools to it and commit
@@ -195,8 +189,8 @@ def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Itera
     or of the worker; ``mode="container"`` gives a whole container instead of a
     copy inside the worker's.
     """
-    scope, mode = options(request.node, _dbsnap_runtime)
-    settings = _dbsnap_runtime.settings
+    scope, mode = options(request.node, _dbsnap_server)
+    settings = _dbsnap_server.settings
     if scope == "worker" or (settings.env and (scope, mode) == (settings.scope, settings.mode)):
         # With dbsnap_env, the database behind the application's address: the
         # one the code under test uses, pristine at the start of each unit.
@@ -205,13 +199,13 @@ def dbsnap_db(request: pytest.FixtureRequest, _dbsnap_runtime: Runtime) -> Itera
     if scope == "module":
         yield request.getfixturevalue("dbsnap_module_db")
         return
-    lent = lease(_dbsnap_runtime, mode)
+    lent = lease(_dbsnap_server, mode)
     request.node.stash[LEASE] = lent
     try:
         yield lent.database
     finally:
         del request.node.stash[LEASE]
-        if _dbsnap_runtime.settings.keep and request.node.stash.get(FAILED, False):
+        if _dbsnap_server.settings.keep and request.node.stash.get(FAILED, False):
             lent.keep()
         else:
             lent.give_back()
@@ -230,7 +224,8 @@ def dbsnap_scope(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def dbsnap_dsn(dbsnap_db: Database) -> str:
-    """libpq conninfo of this test's pristine database (see ``dbsnap_db``)."""
+    """The connection string of this test's pristine database (``dbsnap_db.dsn``: libpq
+    conninfo for PostgreSQL, the URL for MariaDB)."""
     return dbsnap_db.dsn
 
 
@@ -248,9 +243,10 @@ def dbsnap_engine(dbsnap_db: Database) -> Iterator[Any]:
 
 
 @pytest.fixture
-def dbsnap_conn(dbsnap_db: Database, _dbsnap_runtime: Runtime) -> Iterator[psycopg.Connection[Any]]:
-    """A psycopg connection to this test's pristine database, closed after it."""
-    conn = _connect(dbsnap_db, _dbsnap_runtime)
+def dbsnap_conn(dbsnap_db: Database, _dbsnap_server: Server) -> Iterator[Any]:
+    """A DB-API connection to this test's pristine database, closed after it (psycopg 3
+    for PostgreSQL, PyMySQL for MariaDB)."""
+    conn = _connect(dbsnap_db, _dbsnap_server)
     try:
         yield conn
     finally:

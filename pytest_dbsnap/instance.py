@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING
 
 from .database import Database
 from .docker import LABEL_PREFIX
-from .engines.postgres import Launch, PostgresEngine
 from .snapshot import owner_labels
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container
-
-    from .docker import Docker
+    from .docker import ContainerInfo, Docker
+    from .engines import Engine, Launch
     from .snapshot import Snapshot
 
 
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
 class Instance:
     """A running container of the snapshot and the database inside it."""
 
-    container: Container
+    container: ContainerInfo
     database: Database
     start_seconds: float
     ram_bytes: int = 0
@@ -31,12 +29,12 @@ class Instance:
 
     @property
     def name(self) -> str:
-        return str(self.container.name)
+        return self.container.name
 
 
 def start_instance(
     docker: Docker,
-    engine: PostgresEngine,
+    engine: Engine,
     snapshot: Snapshot,
     launch: Launch,
     *,
@@ -79,6 +77,7 @@ def start_instance(
             # through the server's socket before anyone can use the port.
             password=secrets.token_urlsafe(18),
             dbname=snapshot.dbname,
+            engine=engine.name,
         )
         engine.set_password(docker, container, database, startup_timeout)
         engine.wait_ready(docker, container, database, startup_timeout)
@@ -89,15 +88,14 @@ def start_instance(
 
 
 def launch_of(
-    docker: Docker, engine: PostgresEngine, snapshot: Snapshot, *, durable: bool, ram_bytes: int
+    docker: Docker, engine: Engine, snapshot: Snapshot, *, durable: bool, ram_bytes: int
 ) -> Launch:
     """How containers of ``snapshot`` start: its own command, durability off unless
     ``durable``, the data folder in a tmpfs of ``ram_bytes`` (0: on disk)."""
     image = docker.get_or_pull_image(snapshot.image_id)
-    settings = () if durable else engine.no_durability
-    return engine.worker_launch(image, settings, ram_bytes)
+    return engine.launch(image, durable=durable, ram_bytes=ram_bytes)
 
 
 def stop_instance(docker: Docker, instance: Instance) -> None:
-    """Remove the container and its anonymous volumes."""
+    """Remove the container."""
     docker.remove(instance.container)

@@ -33,7 +33,7 @@ from .fixtures import (
     FAILED,
     LEASE,
     STATE,
-    _dbsnap_runtime,
+    _dbsnap_server,
     dbsnap_conn,
     dbsnap_db,
     dbsnap_dsn,
@@ -55,7 +55,7 @@ __all__ = [
     "STATE",
     "_dbsnap_aconn__anyio",
     "_dbsnap_async_engine__anyio",
-    "_dbsnap_runtime",
+    "_dbsnap_server",
     "dbsnap_aconn",
     "dbsnap_async_engine",
     "dbsnap_conn",
@@ -163,7 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     config.stash[WORKER_REPORTS] = []
     config.stash[CRASHED] = []
-    config.add_cleanup(state.close_quietly)  # a safety net behind _dbsnap_runtime
+    config.add_cleanup(state.close_quietly)  # a safety net behind _dbsnap_server
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "dbsnap-xdist")
     if config.pluginmanager.hasplugin("asyncio"):
@@ -272,9 +272,8 @@ def pytest_runtest_makereport(
         state = item.config.stash.get(STATE, None)
         lent = item.stash.get(LEASE, None)
         if state is not None and state.settings.keep and lent is not None:
-            runtime = state.runtime()
             report.sections.append(
-                ("dbsnap", f"kept this test's database: {runtime.engine.describe(lent.database)}")
+                ("dbsnap", f"kept this test's database: {lent.database.describe()}")
             )
     return report
 
@@ -285,15 +284,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash.get(STATE, None)
     if state is None:
         return
-    if state.has_runtime:
-        runtime = state.runtime()
+    if state.has_session:
         if session.exitstatus != pytest.ExitCode.INTERRUPTED:
-            runtime.share()  # dbsnap_push: after the tests, so that they start sooner
-        for problem in runtime.close():  # harmless when done already
+            state.session().share()  # dbsnap_push: after the tests, so that they start sooner
+        for problem in state.close():  # harmless when done already
             warnings.warn(f"dbsnap: {problem}", stacklevel=1)
     elif config.stash[CRASHED] and state.owner:
         # Workers that looked after themselves and died: remove what they left.
-        state.runtime().sweep_quietly()
+        state.session().sweep_quietly()
     report = state.report()
     workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)
     if workeroutput is not None:

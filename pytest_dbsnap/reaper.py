@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from .docker import LABEL_PREFIX
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container
-
     from .docker import ContainerInfo, Docker
 
 SESSION = f"{LABEL_PREFIX}session"
@@ -134,7 +132,7 @@ def sweep(docker: Docker, session: str, *, spare: set[str] | None = None) -> lis
     return removed
 
 
-def mark_kept(docker: Docker, image: str, labels: dict[str, Any], role: str) -> Container:
+def mark_kept(docker: Docker, image: str, labels: dict[str, Any], role: str) -> ContainerInfo:
     """Record that ``keep`` wants this session's containers left alone."""
     return docker.create(
         name=f"dbsnap-kept-{labels[SESSION]}-{role}",

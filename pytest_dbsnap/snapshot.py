@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from . import app_env
 from .database import Database
-from .docker import LABEL_PREFIX, NameTaken, Progress, labels_of
-from .engines.postgres import PostgresEngine
+from .docker import LABEL_PREFIX, NameTaken, Progress
+from .engines import choose, named
 from .errors import (
     DbsnapError,
     ImageError,
@@ -36,11 +36,9 @@ from .seed import SNAPSHOT_FORMAT, PythonSeed, SeedPlan, ShellCommand, SqlFile, 
 from .transfer import pull_snapshot, push_snapshot, remote_ref, snapshots_of
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container
-    from docker.models.images import Image
-
     from .config import Settings
-    from .docker import Docker
+    from .docker import ContainerInfo, Docker, ImageInfo
+    from .engines import Engine
 
 Log = Callable[[str], None]
 
@@ -54,6 +52,7 @@ class Snapshot:
     image_id: str
     user: str
     dbname: str
+    engine: str
     built: bool
     cluster_bytes: int = 0
     database_bytes: int = 0
@@ -69,6 +68,7 @@ class Snapshot:
             "image_id": self.image_id,
             "user": self.user,
             "dbname": self.dbname,
+            "engine": self.engine,
             "built": self.built,
             "cluster_bytes": self.cluster_bytes,
             "database_bytes": self.database_bytes,
@@ -87,6 +87,7 @@ class Snapshot:
             image_id=str(data["image_id"]),
             user=str(data["user"]),
             dbname=str(data["dbname"]),
+            engine=str(data["engine"]),
             built=bool(data["built"]),
             cluster_bytes=int(str(data.get("cluster_bytes", 0))),
             database_bytes=int(str(data.get("database_bytes", 0))),
@@ -107,11 +108,14 @@ def owner_labels(session: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Target:
-    """The snapshot a configuration asks for: its key and local tag, over ``base``."""
+    """The snapshot a configuration asks for: its key and local tag, over ``base``,
+    seeded by ``engine`` for ``user``."""
 
     key: str
     tag: str
-    base: Image
+    base: ImageInfo
+    engine: Engine
+    user: str
 
 
 def local_tag(project: str, key: str) -> str:
@@ -119,7 +123,7 @@ def local_tag(project: str, key: str) -> str:
     return f"dbsnap/{project}:{key[:12]}"
 
 
-def base_image(docker: Docker, settings: Settings, *, pull: bool = True) -> Image:
+def base_image(docker: Docker, settings: Settings, *, pull: bool = True) -> ImageInfo:
     """The base image, pulled when missing (:class:`ImageError` instead, unless ``pull``).
 
     A base pinned by digest (``postgres:17@sha256:...``) that ``docker load``
@@ -129,7 +133,7 @@ def base_image(docker: Docker, settings: Settings, *, pull: bool = True) -> Imag
     image = docker.find_image(settings.image)
     if image is None and "@" in settings.image:
         for snapshot in docker.images({f"{LABEL_PREFIX}kind": "snapshot"}):
-            ref, _, image_id = labels_of(snapshot).get(f"{LABEL_PREFIX}base", "").rpartition("@")
+            ref, _, image_id = snapshot.labels.get(f"{LABEL_PREFIX}base", "").rpartition("@")
             if ref == settings.image and (image := docker.find_image(image_id)) is not None:
                 break
     if image is None and not pull:
@@ -140,30 +144,22 @@ def base_image(docker: Docker, settings: Settings, *, pull: bool = True) -> Imag
     return image or docker.get_or_pull_image(settings.image)
 
 
-def identify(
-    docker: Docker,
-    engine: PostgresEngine,
-    settings: Settings,
-    plan: SeedPlan,
-    *,
-    pull: bool = True,
-) -> Target:
-    """Compute the cache key of ``plan`` over the base image (see :func:`base_image`)."""
+def identify(docker: Docker, settings: Settings, plan: SeedPlan, *, pull: bool = True) -> Target:
+    """Compute the cache key of ``plan`` over the base image (see :func:`base_image`),
+    whose engine is chosen from the image (see :func:`~pytest_dbsnap.engines.choose`)."""
     base = base_image(docker, settings, pull=pull)
-    engine.check_image(base, settings.image)
+    engine = choose(base, settings.image, settings.engine)
+    user = settings.user or engine.default_user
     key = cache_key(
-        plan,
-        engine=engine.name,
-        base_image_id=str(base.id),
-        dbname=settings.dbname,
-        user=settings.user,
+        plan, engine=engine.name, base_image_id=base.id, dbname=settings.dbname, user=user
     )
-    return Target(key=key, tag=local_tag(settings.project, key), base=base)
+    return Target(
+        key=key, tag=local_tag(settings.project, key), base=base, engine=engine, user=user
+    )
 
 
 def ensure_snapshot(
     docker: Docker,
-    engine: PostgresEngine,
     settings: Settings,
     plan: SeedPlan,
     *,
@@ -180,7 +176,7 @@ def ensure_snapshot(
     (the session's sentinel must be alive by then). Pushing is
     :func:`share_snapshot`'s job.
     """
-    target = identify(docker, engine, settings, plan)
+    target = identify(docker, settings, plan)
     if not settings.rebuild:
         found = _matching(docker, target.tag, target.key)
         if found is not None:
@@ -190,7 +186,7 @@ def ensure_snapshot(
             if pulled is not None:
                 return pulled
     before_build()
-    return _build_once(docker, engine, settings, plan, target, session, log)
+    return _build_once(docker, settings, plan, target, session, log)
 
 
 def share_snapshot(
@@ -235,7 +231,6 @@ def _pull(
 
 def _build_once(
     docker: Docker,
-    engine: PostgresEngine,
     settings: Settings,
     plan: SeedPlan,
     target: Target,
@@ -249,7 +244,7 @@ def _build_once(
     waited = False
     while True:
         try:
-            return _build(docker, engine, settings, plan, target, lock_name, session, log)
+            return _build(docker, settings, plan, target, lock_name, session, log)
         except NameTaken:
             pass
         if not waited:
@@ -272,14 +267,14 @@ def _build_once(
         time.sleep(0.25)
 
 
-def _matching(docker: Docker, tag: str, key: str) -> Image | None:
+def _matching(docker: Docker, tag: str, key: str) -> ImageInfo | None:
     """The snapshot of ``key``, tagged ``tag``.
 
     One loaded or pulled under another project's name is found by its key label
     and tagged ``tag`` too.
     """
     image = docker.find_image(tag)
-    if image is not None and labels_of(image).get(f"{LABEL_PREFIX}key") == key:
+    if image is not None and image.labels.get(f"{LABEL_PREFIX}key") == key:
         return image
     for other in snapshots_of(docker, key):
         docker.tag(other, tag)
@@ -287,14 +282,17 @@ def _matching(docker: Docker, tag: str, key: str) -> Image | None:
     return None
 
 
-def _existing(image: Image, target: Target, settings: Settings, pulled_from: str = "") -> Snapshot:
-    labels = labels_of(image)
+def _existing(
+    image: ImageInfo, target: Target, settings: Settings, pulled_from: str = ""
+) -> Snapshot:
+    labels = image.labels
     return Snapshot(
         tag=target.tag,
         key=target.key,
-        image_id=str(image.id),
-        user=labels.get(f"{LABEL_PREFIX}user", settings.user),
+        image_id=image.id,
+        user=labels.get(f"{LABEL_PREFIX}user", target.user),
         dbname=labels.get(f"{LABEL_PREFIX}dbname", settings.dbname),
+        engine=named(labels.get(f"{LABEL_PREFIX}engine", target.engine.name)).name,
         built=False,
         cluster_bytes=_int(labels.get(f"{LABEL_PREFIX}cluster_bytes")),
         database_bytes=_int(labels.get(f"{LABEL_PREFIX}database_bytes")),
@@ -304,7 +302,6 @@ def _existing(image: Image, target: Target, settings: Settings, pulled_from: str
 
 def _build(
     docker: Docker,
-    engine: PostgresEngine,
     settings: Settings,
     plan: SeedPlan,
     target: Target,
@@ -312,11 +309,9 @@ def _build(
     session: str,
     log: Log,
 ) -> Snapshot:
-    tag, key, base = target.tag, target.key, target.base
+    tag, key, base, engine = target.tag, target.key, target.base, target.engine
     password = secrets.token_urlsafe(18)
-    environment, entrypoint, command = engine.seeding_container(
-        base, user=settings.user, dbname=settings.dbname
-    )
+    launch = engine.seeding(base, user=target.user, dbname=settings.dbname)
     labels = {
         f"{LABEL_PREFIX}kind": "seed",
         f"{LABEL_PREFIX}project": settings.project,
@@ -325,11 +320,12 @@ def _build(
     }
     container = docker.create(
         name=lock_name,
-        image=str(base.id),
+        image=base.id,
         labels=labels,
-        environment=environment,
-        entrypoint=entrypoint,
-        command=command,
+        environment=launch.environment,
+        entrypoint=launch.entrypoint,
+        command=launch.command,
+        tmpfs=launch.tmpfs,
         publish={engine.port: settings.publish_address()},
     )
     timings: dict[str, float] = {}
@@ -346,9 +342,10 @@ def _build(
             database = Database(
                 host=settings.host,
                 port=docker.published_port(container, engine.port),
-                user=settings.user,
+                user=target.user,
                 password=password,
                 dbname=settings.dbname,
+                engine=engine.name,
             )
             engine.wait_ready(docker, container, database, settings.startup_timeout)
         with timed(timings, "seed"):
@@ -356,16 +353,12 @@ def _build(
         with timed(timings, "commit"):
             # Nobody gets in with the seeding password: each container from the
             # snapshot is given its own at start.
-            engine.forget_password(docker, container, settings.user)
-            database_bytes = engine.database_bytes(
-                docker, container, settings.user, settings.dbname
-            )
-            cluster_bytes = engine.stop_cleanly(docker, container)
+            sealed = engine.seal(docker, container, database)
             config = engine.snapshot_config(base)
             config["Labels"] = {
-                **_snapshot_labels(settings, plan, key, base),
-                f"{LABEL_PREFIX}cluster_bytes": str(cluster_bytes),
-                f"{LABEL_PREFIX}database_bytes": str(database_bytes),
+                **_snapshot_labels(settings, plan, target),
+                f"{LABEL_PREFIX}cluster_bytes": str(sealed.cluster_bytes),
+                f"{LABEL_PREFIX}database_bytes": str(sealed.database_bytes),
             }
             repository, _, version = tag.partition(":")
             previous = docker.find_image(tag)
@@ -373,35 +366,34 @@ def _build(
         if settings.rebuild and previous is not None and previous.id != image.id:
             # The tag moved (a forced rebuild); the old image is garbage now.
             with contextlib.suppress(Exception):
-                docker.remove_image(str(previous.id))
+                docker.remove_image(previous.id)
     finally:
         docker.remove_quietly(container)  # never over the error that got us here
     return Snapshot(
         tag=tag,
         key=key,
-        image_id=str(image.id),
-        user=settings.user,
+        image_id=image.id,
+        user=target.user,
         dbname=settings.dbname,
+        engine=engine.name,
         built=True,
-        cluster_bytes=cluster_bytes,
-        database_bytes=database_bytes,
+        cluster_bytes=sealed.cluster_bytes,
+        database_bytes=sealed.database_bytes,
         timings=timings,
     )
 
 
 def _seed(
     docker: Docker,
-    engine: PostgresEngine,
-    container: Container,
+    engine: Engine,
+    container: ContainerInfo,
     database: Database,
     plan: SeedPlan,
     settings: Settings,
 ) -> None:
     for index, step in enumerate(plan.steps):
         if isinstance(step, SqlFile):
-            engine.apply_sql(
-                docker, container, step, index, user=settings.user, dbname=settings.dbname
-            )
+            engine.apply_sql(docker, container, step, index, database)
         elif isinstance(step, ShellCommand):
             _run_command(step, database, app_env.render(settings.env, database))
         else:
@@ -464,7 +456,7 @@ def _redact(text: str, database: Database) -> str:
     return text.replace(database.password, "***") if database.password else text
 
 
-def _snapshot_labels(settings: Settings, plan: SeedPlan, key: str, base: Image) -> dict[str, str]:
+def _snapshot_labels(settings: Settings, plan: SeedPlan, target: Target) -> dict[str, str]:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         # Blank what the seeding container's labels would otherwise leave on the
@@ -475,10 +467,11 @@ def _snapshot_labels(settings: Settings, plan: SeedPlan, key: str, base: Image) 
         f"{LABEL_PREFIX}kind": "snapshot",
         f"{LABEL_PREFIX}format": SNAPSHOT_FORMAT,
         f"{LABEL_PREFIX}project": settings.project,
-        f"{LABEL_PREFIX}key": key,
+        f"{LABEL_PREFIX}key": target.key,
+        f"{LABEL_PREFIX}engine": target.engine.name,
         f"{LABEL_PREFIX}inputs": plan.summary(),
-        f"{LABEL_PREFIX}base": f"{settings.image}@{base.id}",
-        f"{LABEL_PREFIX}user": settings.user,
+        f"{LABEL_PREFIX}base": f"{settings.image}@{target.base.id}",
+        f"{LABEL_PREFIX}user": target.user,
         f"{LABEL_PREFIX}dbname": settings.dbname,
         f"{LABEL_PREFIX}created": now,
     }

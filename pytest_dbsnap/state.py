@@ -1,9 +1,10 @@
 """What one pytest process keeps in ``config.stash``: cheap until a test needs a database.
 
 Nothing here imports docker-py, requests or psycopg, and nothing talks to
-Docker. The :class:`~pytest_dbsnap.runtime.Runtime` that does is made the
-first time a test asks for a database, or, in the xdist controller, when the
-project configured pytest-dbsnap, so that a database will likely be needed.
+Docker. The :class:`~pytest_dbsnap.session.Session` and
+:class:`~pytest_dbsnap.server.Server` that do are made the first time a test
+asks for a database, or, in the xdist controller, when the project configured
+pytest-dbsnap, so that a database will likely be needed.
 
 The seed and cache-key hooks are read at one fixed point, the start of the
 session (after the initial ``conftest.py`` files, before collection), in every
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .database import Database
-    from .runtime import Runtime
     from .seed import PythonSeed, SeedPlan, SeedStep
+    from .server import Server
+    from .session import Session
 
 SEED_HOOK = "pytest_dbsnap_seed"
 KEY_HOOK = "pytest_dbsnap_cache_key"
@@ -51,7 +53,7 @@ class State:
     config: pytest.Config
     settings: Settings
     role: str = "main"
-    session: str = field(default_factory=lambda: os.urandom(6).hex())
+    session_id: str = field(default_factory=lambda: os.urandom(6).hex())
     owner: bool = True
     """Whether this process keeps a sentinel for the session (see :mod:`.reaper`)."""
     handed: dict[str, Any] | None = None
@@ -66,7 +68,8 @@ class State:
     """Why the database behind ``dbsnap_env`` could not be made pristine again."""
     _hooks: dict[str, tuple[_Impl, ...]] | None = None
     _late: list[str] = field(default_factory=list)
-    _runtime: Runtime | None = None
+    _session: Session | None = None
+    _server: Server | None = None
 
     # Hooks, read once ----------------------------------------------------------
 
@@ -184,59 +187,68 @@ class State:
     # The engine side, made on first need ----------------------------------------
 
     @property
-    def has_runtime(self) -> bool:
-        return self._runtime is not None
+    def has_session(self) -> bool:
+        return self._session is not None
 
-    def runtime(self) -> Runtime:
-        """This process's :class:`Runtime` (imports docker-py and psycopg the first time)."""
-        if self._runtime is None:
-            from .runtime import Runtime
+    def session(self) -> Session:
+        """This process's :class:`Session` (imports docker-py the first time)."""
+        if self._session is None:
+            from .session import Session
             from .snapshot import Snapshot
 
             handed = self.handed
-            self._runtime = Runtime(
+            self._session = Session(
                 self.settings,
                 plan=self.plan,
                 role=self.role,
                 owner=self.owner,
-                session=self.session,
+                id=self.session_id,
                 snapshot=Snapshot.from_dict(handed) if handed else None,
-                workers=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
             )
             if self.failure:
-                self._runtime.refuse(DbsnapError(self.failure))
+                self._session.refuse(DbsnapError(self.failure))
         if self._late:
-            self._runtime.refuse(ConfigError(self._late[0]))
-        return self._runtime
+            self._session.refuse(ConfigError(self._late[0]))
+        return self._session
+
+    def server(self) -> Server:
+        """This process's :class:`Server`, on its :class:`Session`."""
+        if self._server is None:
+            from .server import Server
+
+            self._server = Server(
+                self.session(), workers=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+            )
+        return self._server
 
     def prepare(self, log: Callable[[str], None], progress: Callable[[int, int], None]) -> None:
         """Find or build the snapshot now (the xdist controller, before workers start).
 
         A failure is kept for the tests that ask for a database, never raised.
         """
-        runtime = self.runtime()
-        runtime.log, runtime.progress = log, progress
+        session = self.session()
+        session.log, session.progress = log, progress
         try:
-            runtime.ensure_snapshot()
+            session.ensure_snapshot()
         except DbsnapError as exc:
             self.failure = str(exc)
         except Exception as exc:  # a bug, or an error docker-py let through
             self.failure = f"{type(exc).__name__}: {exc}"
-            runtime.refuse(DbsnapError(self.failure))
+            session.refuse(DbsnapError(self.failure))
 
     def handout(self) -> dict[str, Any]:
         """What an xdist worker is given (``workerinput``)."""
-        given: dict[str, Any] = {"session": self.session}
-        runtime = self._runtime
+        given: dict[str, Any] = {"session": self.session_id}
+        session = self._session
         if self.failure:
             given["error"] = self.failure
-        elif runtime is not None and runtime.snapshot is not None:
-            given["snapshot"] = runtime.snapshot.as_dict()
+        elif session is not None and session.snapshot is not None:
+            given["snapshot"] = session.snapshot.as_dict()
         return given
 
     def take(self, given: dict[str, Any]) -> None:
         """Adopt what the controller handed this worker (see :meth:`handout`)."""
-        self.session = str(given.get("session") or self.session)
+        self.session_id = str(given.get("session") or self.session_id)
         self.failure = str(given.get("error", ""))
         self.handed = given.get("snapshot")
         # With a snapshot from the controller, its sentinel speaks for the session;
@@ -255,22 +267,28 @@ class State:
     def end_of_unit(self) -> None:
         """Close what the project holds on the database behind ``dbsnap_env``, then
         make it pristine again; a failure fails every later test of this process."""
-        runtime = self.runtime()
+        server = self.server()
         try:
-            shared = runtime.worker_database()
+            shared = server.worker_database()
             self.config.hook.pytest_dbsnap_database_reset(database=shared, config=self.config)
             if self.engines:
                 from .integrations.sqlalchemy import dispose
 
                 dispose(self.engines)
-            runtime.renew_shared()
+            server.renew_shared()
         except DbsnapError as exc:
             self.broken = f"the database behind dbsnap_env could not be made pristine: {exc}"
             raise DbsnapError(self.broken) from None
 
     def close(self) -> list[str]:
-        """Close the runtime, if one was made; the problems met."""
-        return self._runtime.close() if self._runtime is not None else []
+        """Close the server and the session, if they were made; the problems met."""
+        problems: list[str] = []
+        server = self._server
+        spare = server.spare() if server is not None else frozenset()
+        removals = server.close(problems) if server is not None else []
+        if self._session is not None:
+            problems += self._session.close(removals, spare)
+        return problems
 
     def close_quietly(self) -> None:
         self.close()
@@ -278,8 +296,10 @@ class State:
     def report(self) -> dict[str, Any]:
         """What this process tells the session's summary."""
         report: dict[str, Any] = {"asked": self.asked, "failure": ""}
-        if self._runtime is not None:
-            report.update(self._runtime.report())
+        if self._session is not None:
+            report.update(self._session.report())
+        if self._server is not None:
+            report.update(self._server.report())
         if self.asked and not report["failure"]:
             report["failure"] = self.failure
         return report

@@ -13,14 +13,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .docker import LABEL_PREFIX, labels_of
+from .docker import LABEL_PREFIX
 from .errors import ImageError, RegistryError
 from .seed import SNAPSHOT_FORMAT
 
 if TYPE_CHECKING:
-    from docker.models.images import Image
-
-    from .docker import Docker, Progress
+    from .docker import Docker, ImageInfo, Progress
 
 
 def remote_ref(registry: str, key: str) -> str:
@@ -28,7 +26,9 @@ def remote_ref(registry: str, key: str) -> str:
     return f"{registry}:{key[:12]}"
 
 
-def pull_snapshot(docker: Docker, registry: str, key: str, tag: str, progress: Progress) -> Image:
+def pull_snapshot(
+    docker: Docker, registry: str, key: str, tag: str, progress: Progress
+) -> ImageInfo:
     """Pull the snapshot of ``key`` (the whole key, or 12 hex digits or more of it), tag it ``tag``.
 
     :class:`~pytest_dbsnap.errors.SnapshotNotFound` when the registry does not
@@ -42,7 +42,7 @@ def pull_snapshot(docker: Docker, registry: str, key: str, tag: str, progress: P
         image = docker.find_image(ref) or next(iter(snapshots_of(docker, key)), None)
         if image is None:
             raise RegistryError(f"pulled {ref}, but no such image is here; try again")
-        labels = labels_of(image)
+        labels = image.labels
         found = labels.get(f"{LABEL_PREFIX}key", "")
         if not found.startswith(key) or labels.get(f"{LABEL_PREFIX}format") != SNAPSHOT_FORMAT:
             raise RegistryError(
@@ -57,13 +57,15 @@ def pull_snapshot(docker: Docker, registry: str, key: str, tag: str, progress: P
     return image
 
 
-def snapshots_of(docker: Docker, key: str) -> list[Image]:
+def snapshots_of(docker: Docker, key: str) -> list[ImageInfo]:
     """Snapshot images on this host whose key is ``key`` (in this snapshot format)."""
     found = docker.images({f"{LABEL_PREFIX}kind": "snapshot", f"{LABEL_PREFIX}key": key})
-    return [i for i in found if labels_of(i).get(f"{LABEL_PREFIX}format") == SNAPSHOT_FORMAT]
+    return [i for i in found if i.labels.get(f"{LABEL_PREFIX}format") == SNAPSHOT_FORMAT]
 
 
-def push_snapshot(docker: Docker, image: Image, registry: str, key: str, progress: Progress) -> str:
+def push_snapshot(
+    docker: Docker, image: ImageInfo, registry: str, key: str, progress: Progress
+) -> str:
     """Push ``image``, the snapshot of ``key``, to ``registry``; its remote reference."""
     ref = remote_ref(registry, key)
     docker.tag(image, ref)
@@ -74,15 +76,17 @@ def push_snapshot(docker: Docker, image: Image, registry: str, key: str, progres
     return ref
 
 
-def save_snapshot(docker: Docker, image: Image, tag: str, path: Path, progress: Progress) -> None:
+def save_snapshot(
+    docker: Docker, image: ImageInfo, tag: str, path: Path, progress: Progress
+) -> None:
     """Write ``image`` (tagged ``tag``) and its base to ``path``; gzipped for ``.gz``, ``.tgz``.
 
     The base costs only its configuration (its layers are the snapshot's lower
     layers) and lets a host without a registry compute the same key. The file
     appears only once complete: a failed save leaves nothing.
     """
-    refs = [tag if tag in image.tags else str(image.id)]
-    base_ref, _, base_id = labels_of(image).get(f"{LABEL_PREFIX}base", "").rpartition("@")
+    refs = [tag if tag in image.tags else image.id]
+    base_ref, _, base_id = image.labels.get(f"{LABEL_PREFIX}base", "").rpartition("@")
     base = docker.find_image(base_ref) if base_ref else None
     if base is not None and base.id == base_id:
         refs.append(base_ref)
@@ -110,7 +114,7 @@ def _write(docker: Docker, refs: list[str], path: Path, partial: Path, progress:
     partial.replace(path)
 
 
-def load_snapshots(docker: Docker, path: Path, progress: Progress) -> list[Image]:
+def load_snapshots(docker: Docker, path: Path, progress: Progress) -> list[ImageInfo]:
     """Load ``path`` (from :func:`save_snapshot` or ``docker save``); the snapshots it held."""
     try:
         size = path.stat().st_size
@@ -123,7 +127,7 @@ def load_snapshots(docker: Docker, path: Path, progress: Progress) -> list[Image
         tags = docker.load(source, size, progress)
     images = [docker.find_image(tag) for tag in tags]
     snapshots = [
-        i for i in images if i is not None and labels_of(i).get(f"{LABEL_PREFIX}kind") == "snapshot"
+        i for i in images if i is not None and i.labels.get(f"{LABEL_PREFIX}kind") == "snapshot"
     ]
     if not snapshots:
         raise ImageError(

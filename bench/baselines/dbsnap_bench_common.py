@@ -113,7 +113,9 @@ class SeededContainer:
             detach=True,
         )
         port = self._published_port()
-        self.database = Database(self.host, port, "postgres", self.password, self.dbname)
+        self.database = Database(
+            self.host, port, "postgres", self.password, self.dbname, "postgres"
+        )
         self._wait_ready(self.database, timeout)
         return self.database
 

@@ -16,9 +16,9 @@ import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _bench_container_memory(_dbsnap_runtime: Any) -> Iterator[None]:
+def _bench_container_memory(_dbsnap_server: Any) -> Iterator[None]:
     yield
-    instance = _dbsnap_runtime.instance
+    instance = _dbsnap_server.instance
     if instance is None:
         return
     memory = instance.container.stats(stream=False).get("memory_stats") or {}

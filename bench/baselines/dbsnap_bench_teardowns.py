@@ -32,15 +32,15 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None]:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        from pytest_dbsnap.runtime import Runtime
+        from pytest_dbsnap.server import Server
     except ImportError:
         return
-    real = Runtime.renew_shared
+    real = Server.renew_shared
 
-    def timed(self: Runtime) -> bool:
+    def timed(self: Server) -> bool:
         started = time.perf_counter()
         replaced = real(self)
         _record(reset=time.perf_counter() - started, replaced=replaced)
         return replaced
 
-    Runtime.renew_shared = timed  # type: ignore[method-assign]
+    Server.renew_shared = timed  # type: ignore[method-assign]

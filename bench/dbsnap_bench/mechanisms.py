@@ -21,9 +21,10 @@ from dbsnap_bench_common import truncate_and_reseed
 from psycopg import sql
 
 from pytest_dbsnap.database import Database
-from pytest_dbsnap.engines.postgres_admin import Admin
-from pytest_dbsnap.instance import Instance, start_instance, stop_instance
-from pytest_dbsnap.runtime import Runtime
+from pytest_dbsnap.engines.postgres_admin import PostgresAdmin as Admin
+from pytest_dbsnap.instance import Instance, stop_instance
+from pytest_dbsnap.server import Server
+from pytest_dbsnap.session import Session
 
 from .seeds import SeedSpec
 from .stats import Series, seconds
@@ -100,14 +101,15 @@ class SeedResult:
 
 
 class Bench:
-    """The measurements of one seed, on one :class:`Runtime` of pytest-dbsnap."""
+    """The measurements of one seed, on one :class:`Server` of pytest-dbsnap."""
 
     def __init__(self, spec: SeedSpec, counts: Counts, image: str, log: Log) -> None:
         self.spec = spec
         self.counts = counts
         self.log = log
         self.settings = spec.settings(image, counts.pool_size)
-        self.runtime = Runtime(self.settings, plan=spec.plan, role="bench")
+        self.session = Session(self.settings, plan=spec.plan, role="bench")
+        self.runtime = Server(self.session)
         self.result = SeedResult(spec.key)
         self.expected: tuple[int, ...] | None = None  # rows the dirty step touches when pristine
 
@@ -153,13 +155,17 @@ class Bench:
             self._containers()
             self._pooled_containers()
         finally:
-            for problem in self.runtime.close():
+            problems: list[str] = []
+            spare = self.runtime.spare()
+            removals = self.runtime.close(problems)
+            problems += self.session.close(removals, spare)
+            for problem in problems:
                 self.result.anomalies.append(f"cleanup: {problem}")
         return self.result
 
     def _snapshot(self) -> None:
         started = time.perf_counter()
-        snapshot = self.runtime.ensure_snapshot()
+        snapshot = self.session.ensure_snapshot()
         self.result.snapshot = {
             "tag": snapshot.tag,
             "built": snapshot.built,
@@ -190,7 +196,7 @@ class Bench:
 
     @contextlib.contextmanager
     def _copy(self, admin: Admin, server: Database, name: str) -> Iterator[Database]:
-        admin.clone(self.runtime.template, name, "file_copy")
+        admin.clone(self.runtime.template, name)
         try:
             yield server.with_dbname(name)
         finally:
@@ -231,13 +237,13 @@ class Bench:
         drop = self.result.parts["inline_clone.drop"] = Series()
         template = self.runtime.template
         current = "bench_inline_0"
-        admin.clone(template, current, "file_copy")
+        admin.clone(template, current)
         try:
             for i in range(1, self.counts.inline_clones + 1):
                 self.dirty(server.with_dbname(current), "clone made in line")
                 fresh = f"bench_inline_{i}"
                 started = time.perf_counter()
-                admin.clone(template, fresh, "file_copy")
+                admin.clone(template, fresh)
                 made = time.perf_counter()
                 admin.drop(current)
                 done = time.perf_counter()
@@ -280,26 +286,13 @@ class Bench:
         self.result.pool = {"copies_made": pool.made, "copies_reused": pool.reused}
 
     def _start(self, role: str) -> Instance:
-        rt = self.runtime
-        rt.alive()
-        return start_instance(
-            rt.docker(),
-            rt.engine,
-            rt.ensure_snapshot(),
-            rt.launch(),
-            session=rt.session,
-            role=role,
-            host=self.settings.host,
-            publish=self.settings.publish_address(),
-            startup_timeout=self.settings.startup_timeout,
-            project=self.settings.project,
-        )
+        return self.runtime.start(role)
 
     def _containers(self) -> None:
         series = self.result.series["container"] = Series()
         remove = self.result.parts["container.remove"] = Series()
         start = self.result.parts["container.start"] = Series()
-        docker = self.runtime.docker()
+        docker = self.session.docker()
         running: list[Instance] = []
         try:
             running.append(self._start("bench-c0"))

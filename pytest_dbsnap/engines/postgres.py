@@ -1,4 +1,8 @@
-"""PostgreSQL in a container of the official image's interface (``postgres:17``)."""
+"""PostgreSQL in a container of the official image's interface (``postgres:17``).
+
+psycopg is imported only where a connection is made, so that choosing this
+engine (or building a :class:`~pytest_dbsnap.database.Database`) costs nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,30 @@ import hashlib
 import hmac
 import os
 import shlex
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
-from ..database import Database
-from ..errors import ContainerError, DbsnapError, ImageError, SeedError
+from ..errors import DbsnapError, SeedError
+from . import Client, Launch, Sealed
+from .lifecycle import (
+    SEED_PASSWORD,
+    STOPPING,
+    give_seed_password,
+    in_ram,
+    keepalive,
+    refuse_volumes_over,
+    until_ready,
+)
 from .psql_errors import find_failure
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container
-    from docker.models.images import Image
+    import psycopg
 
-    from ..docker import Docker, ExecResult
+    from ..config import Settings
+    from ..database import Database
+    from ..docker import ContainerInfo, Docker, ExecResult, ImageInfo
     from ..seed import SqlFile
+    from .postgres_admin import PostgresAdmin, Strategy
 
-
-# Run the image's own entrypoint under a shell that outlives the server, so the
-# server can be stopped cleanly and its WAL trimmed before `docker commit`. A
-# server that dies on its own still ends the container, with its exit status.
-_STOPPING = "/tmp/dbsnap-stopping"
-_KEEPALIVE = f'"$@" & wait $!; s=$?; [ -e {_STOPPING} ] || exit $s; while :; do sleep 3600; done'
 
 # After a clean shutdown only the segment holding the shutdown checkpoint is
 # needed; older segments and recycled future ones would bloat the layer.
@@ -51,60 +54,9 @@ for f in *; do
 done
 rm -f archive_status/*
 du -sk "$PGDATA" | cut -f1
-""".replace("{stopping}", _STOPPING)
-
-# A worker's data folder in RAM: the image's entrypoint runs on a copy of the
-# snapshot's cluster in a tmpfs, so every copy and every write is a memory copy.
-_TO_RAM = 'cp -a "$DBSNAP_PGDATA_IMAGE" "$PGDATA" && exec "$@"'
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How a container from a snapshot is started: entrypoint, command, environment,
-    and the tmpfs mounts it needs besides those over the image's volumes."""
-
-    entrypoint: list[str] | None
-    command: list[str]
-    environment: dict[str, str]
-    tmpfs: dict[str, str]
-    ram_bytes: int = 0
-    """The size bound of the RAM-backed data folder (0: on disk)."""
-
+""".replace("{stopping}", STOPPING)
 
 SEED_DIR = "/tmp"
-PASSWORD_FILE = "/tmp/dbsnap-seed-password"
-
-
-def _until(
-    docker: Docker,
-    container: Container,
-    timeout: float,
-    attempt: Callable[[], str],
-    *,
-    delay: float,
-    longest: float,
-) -> None:
-    """Retry ``attempt`` (it returns its error, empty on success) while the server starts.
-
-    Fails at once, with the container's last log lines, when the container
-    exits; after ``timeout`` seconds with the last error.
-    """
-    deadline = time.monotonic() + timeout
-    while error := attempt():
-        status = docker.status(container)
-        if status not in ("running", "created"):
-            raise ContainerError(
-                f"container {container.name} exited ({status}) before PostgreSQL was ready; "
-                f"check the image and its settings. Last log lines:\n{docker.logs_tail(container)}"
-            )
-        if time.monotonic() > deadline:
-            raise ContainerError(
-                f"container {container.name} did not accept queries within {timeout:g}s "
-                f"(last error: {error}); raise dbsnap_startup_timeout or check the image. "
-                f"Last log lines:\n{docker.logs_tail(container)}"
-            )
-        time.sleep(delay)
-        delay = min(delay * 1.5, longest)
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -125,11 +77,90 @@ def scram_verifier(password: str, iterations: int = 4096) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
+def _sql(
+    template: str, *, identifiers: tuple[str, ...] = (), literals: tuple[str, ...] = ()
+) -> str:
+    """A statement with its identifiers and literals quoted as psycopg quotes them."""
+    from psycopg import sql
+
+    parts = [sql.Identifier(i) for i in identifiers] + [sql.Literal(v) for v in literals]
+    return sql.SQL(template).format(*parts).as_string()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class PostgresClient:
+    """How people reach a PostgreSQL database: libpq conninfo, ``postgresql://``, ``PG*``."""
+
+    scheme = "postgresql"
+    sync_driver = "psycopg"
+    async_drivers: tuple[str, ...] = ("asyncpg", "psycopg")
+
+    def dsn(self, database: Database) -> str:
+        """libpq conninfo of exactly ``database``.
+
+        It also pins what the host's ``PGSSLMODE``, ``PGTARGETSESSIONATTRS``
+        and ``PGOPTIONS`` would otherwise change (libpq reads them for every
+        keyword not given): a test database has no TLS and no replicas.
+        """
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=database.host,
+            port=str(database.port),
+            user=database.user,
+            password=database.password,
+            dbname=database.dbname,
+            sslmode="prefer",
+            target_session_attrs="any",
+            options="",
+        )
+
+    def environment(self, database: Database) -> dict[str, str]:
+        """``DATABASE_URL`` and the libpq ``PG*`` variables."""
+        return {
+            "DATABASE_URL": database.url,
+            "PGHOST": database.host,
+            "PGPORT": str(database.port),
+            "PGUSER": database.user,
+            "PGPASSWORD": database.password,
+            "PGDATABASE": database.dbname,
+        }
+
+    def connect(self, database: Database, **kwargs: Any) -> psycopg.Connection[Any]:
+        """A psycopg 3 connection."""
+        import psycopg
+
+        return psycopg.connect(self.dsn(database), **kwargs)
+
+    async def connect_async(
+        self, database: Database, **kwargs: Any
+    ) -> psycopg.AsyncConnection[Any]:
+        """A psycopg 3 ``AsyncConnection``."""
+        import psycopg
+
+        return await psycopg.AsyncConnection.connect(self.dsn(database), **kwargs)
+
+    def describe(self, database: Database) -> str:
+        """A ``psql`` command line (with the password: for ``keep``)."""
+        return (
+            f"PGPASSWORD={shlex.quote(database.password)} psql -h {database.host} "
+            f"-p {database.port} -U {shlex.quote(database.user)} {shlex.quote(database.dbname)}"
+        )
+
+
 class PostgresEngine:
     """PostgreSQL through the official image's interface."""
 
     name = "postgres"
+    title = "PostgreSQL"
     port = 5432
+    default_user = "postgres"
+    client: Client = PostgresClient()
+    copies = True
     # The official images declare a VOLUME on their PGDATA (up to 17) or on
     # /var/lib/postgresql (18+); `docker commit` keeps nothing inside a volume.
     data_dir = "/var/lib/dbsnap/pgdata"
@@ -138,38 +169,20 @@ class PostgresEngine:
     no_durability = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
     seed_settings = no_durability
 
-    def check_image(self, image: Image, ref: str) -> None:
-        """Refuse an image that is not PostgreSQL's, or whose volumes would
-        swallow the moved PGDATA."""
-        config = image.attrs.get("Config", {})
-        env = {e.partition("=")[0] for e in config.get("Env") or []}
-        command = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+    def recognizes(self, image: ImageInfo) -> bool:
         # The official images and those built FROM them (postgis, timescale...)
         # set PG_MAJOR; anything else must at least run postgres.
-        if not env & {"PG_MAJOR", "PG_VERSION"} and "postgres" not in command:
-            shown = " ".join(command) or "no command"
-            raise ImageError(
-                f"image {ref!r} does not look like PostgreSQL (no PG_MAJOR in its environment, "
-                f"command: {shown}); set dbsnap_image to postgres:17 or an image built from it"
-            )
-        volumes = config.get("Volumes") or {}
-        for volume in volumes:
-            if self.data_dir == volume or self.data_dir.startswith(volume.rstrip("/") + "/"):
-                raise ImageError(
-                    f"image {ref!r} declares VOLUME {volume}, which holds {self.data_dir}; "
-                    "use an image that does not declare a volume above it"
-                )
+        return bool(image.env_names & {"PG_MAJOR", "PG_VERSION"}) or "postgres" in (
+            *image.entrypoint,
+            *image.command,
+        )
 
-    def seeding_container(
-        self, image: Image, *, user: str, dbname: str
-    ) -> tuple[dict[str, str], list[str], list[str]]:
-        """Environment, entrypoint and command of the seeding container.
+    def check_image(self, image: ImageInfo, ref: str) -> None:
+        """Refuse an image whose volumes would swallow the moved PGDATA."""
+        refuse_volumes_over(image, ref, self.data_dir)
 
-        Put the password into it with :meth:`give_seed_password` before it starts.
-        """
-        config = image.attrs.get("Config", {})
-        entrypoint = list(config.get("Entrypoint") or [])
-        command = list(config.get("Cmd") or ["postgres"])
+    def seeding(self, image: ImageInfo, *, user: str, dbname: str) -> Launch:
+        command = list(image.command or ["postgres"])
         for setting in self.seed_settings:
             command += ["-c", setting]
         environment = {
@@ -178,17 +191,16 @@ class PostgresEngine:
             "POSTGRES_DB": dbname,
             # A file, not the variable: `docker commit` keeps the seeding
             # container's environment in the image's history.
-            "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
+            "POSTGRES_PASSWORD_FILE": SEED_PASSWORD,
             # The snapshot keeps one WAL segment; at 1 MiB instead of 16 it
             # stops weighing more than a small seeded database.
             "POSTGRES_INITDB_ARGS": "--wal-segsize=1",
         }
-        return environment, ["/bin/sh", "-c", _KEEPALIVE, "dbsnap-seed", *entrypoint], command
+        return Launch(keepalive(image.entrypoint), command, environment)
 
-    def snapshot_config(self, image: Image) -> dict[str, Any]:
-        """The image config a snapshot commits: the base's, with PGDATA moved."""
-        config = image.attrs.get("Config", {})
-        env = [e for e in config.get("Env") or [] if not e.startswith("PGDATA=")]
+    def snapshot_config(self, image: ImageInfo) -> dict[str, Any]:
+        """The base's config, with PGDATA moved."""
+        env = [e for e in image.env if not e.startswith("PGDATA=")]
         # docker commit merges the container's environment in; blank the secret.
         env += [
             f"PGDATA={self.data_dir}",
@@ -197,13 +209,13 @@ class PostgresEngine:
             "POSTGRES_INITDB_ARGS=",
         ]
         return {
-            "Entrypoint": config.get("Entrypoint"),
-            "Cmd": config.get("Cmd") or ["postgres"],
+            "Entrypoint": list(image.entrypoint) or None,
+            "Cmd": list(image.command or ["postgres"]),
             "Env": env,
         }
 
     def wait_ready(
-        self, docker: Docker, container: Container, database: Database, timeout: float
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
         """Wait until a real query succeeds over TCP.
 
@@ -211,26 +223,20 @@ class PostgresEngine:
         the entrypoint's temporary init server listens on no TCP port, so only a
         query answered through the published port means the final server is up.
         """
+        import psycopg
 
         def query() -> str:
             try:
                 with psycopg.connect(database.dsn, connect_timeout=3, autocommit=True) as conn:
                     conn.execute("SELECT 1")
             except psycopg.Error as exc:
-                return str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                return _first_line(exc) if str(exc).strip() else repr(exc)
             return ""
 
-        _until(docker, container, timeout, query, delay=0.05, longest=0.5)
+        until_ready(docker, container, timeout, query, title=self.title, delay=0.05, longest=0.5)
 
     def apply_sql(
-        self,
-        docker: Docker,
-        container: Container,
-        sql: SqlFile,
-        index: int,
-        *,
-        user: str,
-        dbname: str,
+        self, docker: Docker, container: ContainerInfo, sql: SqlFile, index: int, database: Database
     ) -> None:
         """Run one SQL file with psql in the container; errors name file and line."""
         inside = f"{SEED_DIR}/dbsnap-seed-{index:04d}.sql"
@@ -246,9 +252,9 @@ class PostgresEngine:
                 "--echo-errors",  # the failed statement, to place the error in the file
                 "--no-password",
                 "-U",
-                user,
+                database.user,
                 "-d",
-                dbname,
+                database.dbname,
                 "-f",
                 inside,
             ],
@@ -276,72 +282,48 @@ class PostgresEngine:
         return f"{display}: psql failed with exit code {exit_code}; its output:\n{tail}"
 
     def set_password(
-        self, docker: Docker, container: Container, database: Database, timeout: float
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
         """Give ``database.user`` the password ``database.password``, through the socket.
 
         Only its SCRAM verifier goes into the container. Retried until the
         server, just started, accepts connections on its socket.
         """
-        verifier = scram_verifier(database.password)
-        statement = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(database.user), sql.Literal(verifier)
+        statement = _sql(
+            "ALTER ROLE {} PASSWORD {}",
+            identifiers=(database.user,),
+            literals=(scram_verifier(database.password),),
         )
 
         def alter() -> str:
             try:
-                result = self._psql(docker, container, database.user, statement.as_string())
+                result = self._psql(docker, container, database.user, statement)
             except DbsnapError as exc:  # it stopped meanwhile: the wait says why
                 return str(exc)
             if result.exit_code == 0:
                 return ""
             return result.output.strip()[-200:] or f"psql exited with {result.exit_code}"
 
-        _until(docker, container, timeout, alter, delay=0.02, longest=0.25)
+        until_ready(docker, container, timeout, alter, title=self.title, delay=0.02, longest=0.25)
 
-    def give_seed_password(self, docker: Docker, container: Container, password: str) -> None:
-        """Write the seeding password where the entrypoint reads it (before the start)."""
-        # Readable by any user: images that run as postgres read it as postgres.
-        docker.put_file(container, PASSWORD_FILE, password.encode())
+    def give_seed_password(self, docker: Docker, container: ContainerInfo, password: str) -> None:
+        give_seed_password(docker, container, password)
 
-    def forget_password(self, docker: Docker, container: Container, user: str) -> None:
-        """Remove ``user``'s password, so the snapshot accepts no password at all."""
-        statement = sql.SQL("ALTER ROLE {} PASSWORD NULL").format(sql.Identifier(user))
-        docker.exec(container, ["rm", "-f", PASSWORD_FILE])
-        result = self._psql(docker, container, user, statement.as_string())
+    def seal(self, docker: Docker, container: ContainerInfo, database: Database) -> Sealed:
+        """Take the seeding password away (the snapshot accepts none), measure the
+        database, stop the server cleanly and drop WAL the snapshot does not need."""
+        docker.exec(container, ["rm", "-f", SEED_PASSWORD])
+        forget = _sql("ALTER ROLE {} PASSWORD NULL", identifiers=(database.user,))
+        result = self._psql(docker, container, database.user, forget)
         if result.exit_code != 0:
             raise SeedError(
                 f"could not clear the seeding password in {container.name}: "
                 f"{result.output.strip()[-300:]}; see the container's logs"
             )
-
-    @staticmethod
-    def _psql(docker: Docker, container: Container, user: str, statement: str) -> ExecResult:
-        """Run one statement as ``user`` over the server's socket (trusted, as in the
-        official images)."""
-        return docker.exec(
-            container,
-            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
-             "-c", statement],
-            user="postgres",
-        )  # fmt: skip
-
-    def database_bytes(self, docker: Docker, container: Container, user: str, dbname: str) -> int:
-        """The size of the seeded database (before the server stops)."""
-        statement = sql.SQL("SELECT pg_database_size({})").format(sql.Literal(dbname))
-        result = docker.exec(
-            container,
-            ["psql", "-X", "-At", "-U", user, "-d", "template1", "-c", statement.as_string()],
-            user="postgres",
-        )
+        size = _sql("SELECT pg_database_size({})", literals=(database.dbname,))
+        result = self._psql(docker, container, database.user, size, "-At")
         text = result.output.strip()
-        return int(text) if result.exit_code == 0 and text.isdigit() else 0
-
-    def stop_cleanly(self, docker: Docker, container: Container) -> int:
-        """Shut the server down cleanly and drop WAL the snapshot does not need.
-
-        Returns the size of the data folder left, in bytes.
-        """
+        database_bytes = int(text) if result.exit_code == 0 and text.isdigit() else 0
         result = docker.exec(
             container, ["sh", "-c", _STOP_AND_TRIM], user="postgres", environment={"LC_ALL": "C"}
         )
@@ -351,33 +333,40 @@ class PostgresEngine:
                 f"{result.output.strip()[-300:]}; see the container's logs"
             )
         last = result.output.strip().splitlines()[-1:] or ["0"]
-        return int(last[0]) * 1024 if last[0].isdigit() else 0
+        cluster_bytes = int(last[0]) * 1024 if last[0].isdigit() else 0
+        return Sealed(cluster_bytes=cluster_bytes, database_bytes=database_bytes)
 
-    def worker_launch(self, image: Image, settings: Sequence[str], ram_bytes: int) -> Launch:
-        """How a container of the snapshot ``image`` starts, with ``settings`` (``-c``)
-        and, when ``ram_bytes``, its data folder in a tmpfs of that size."""
-        config = image.attrs.get("Config", {})
-        command = list(config.get("Cmd") or ["postgres"])
-        for setting in settings:
+    @staticmethod
+    def _psql(
+        docker: Docker, container: ContainerInfo, user: str, statement: str, *flags: str
+    ) -> ExecResult:
+        """Run one statement as ``user`` over the server's socket (trusted, as in the
+        official images)."""
+        return docker.exec(
+            container,
+            ["psql", "-X", "-q", *flags, "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
+             "-c", statement],
+            user="postgres",
+        )  # fmt: skip
+
+    def launch(self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int) -> Launch:
+        command = list(snapshot.command or ["postgres"])
+        for setting in () if durable else self.no_durability:
             command += ["-c", setting]
         if not ram_bytes:
-            return Launch(None, command, {}, {})
-        entrypoint = list(config.get("Entrypoint") or [])
+            return Launch(None, command)
         ram = f"{self.data_dir}-ram"
         return Launch(
-            entrypoint=["/bin/sh", "-c", _TO_RAM, "dbsnap-ram", *entrypoint],
+            entrypoint=in_ram(snapshot.entrypoint, self.data_dir, f"{ram}/pgdata"),
             command=command,
-            environment={"PGDATA": f"{ram}/pgdata", "DBSNAP_PGDATA_IMAGE": self.data_dir},
+            environment={"PGDATA": f"{ram}/pgdata"},
             # mode 1777: images whose entrypoint runs as postgres copy into it too.
             tmpfs={ram: f"size={ram_bytes},mode=1777"},
             ram_bytes=ram_bytes,
         )
 
-    @staticmethod
-    def describe(database: Database) -> str:
-        """How a person connects with psql (includes the password: for `keep`)."""
-        env = f"PGPASSWORD={shlex.quote(database.password)}"
-        return (
-            f"{env} psql -h {database.host} -p {database.port} "
-            f"-U {shlex.quote(database.user)} {shlex.quote(database.dbname)}"
-        )
+    def admin(self, server: Database, settings: Settings) -> PostgresAdmin:
+        from .postgres_admin import PostgresAdmin
+
+        strategy: Strategy = "wal_log" if settings.clone_strategy == "wal_log" else "file_copy"
+        return PostgresAdmin.connect(server, avoid=settings.dbname, strategy=strategy)

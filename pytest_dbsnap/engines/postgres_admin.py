@@ -1,5 +1,6 @@
 """Administration of one PostgreSQL server: templates, clones, drops.
 
+The :class:`~pytest_dbsnap.engines.Admin` of the PostgreSQL engine.
 Identifiers go through ``psycopg.sql.Identifier``; CREATE and DROP DATABASE
 need autocommit. Knows no pytest and no Docker.
 """
@@ -29,15 +30,33 @@ class WriteMarks:
     sequences: str
 
 
-class Admin:
+class PostgresAdmin:
     """An autocommit superuser connection to a server's maintenance database."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Any], server: Database, strategy: Strategy = "file_copy"
+    ) -> None:
         self.conn = conn
+        self.server = server
+        self.strategy = strategy
         self.version: int = conn.info.server_version
 
+    @property
+    def reuse_problem(self) -> str:
+        """Before PostgreSQL 15 a backend's statistics reach shared memory only some
+        time after it exits, so "nothing was written" cannot be proven."""
+        if self.version >= 150000:
+            return ""
+        return (
+            f"PostgreSQL {self.version // 10000} reports statistics too late to prove a copy "
+            "untouched: every copy is dropped after its test (dbsnap_reuse is off; 15 and "
+            "later reuse them)"
+        )
+
     @classmethod
-    def connect(cls, server: Database, *, avoid: str, timeout: float = 10) -> Admin:
+    def connect(
+        cls, server: Database, *, avoid: str, strategy: Strategy = "file_copy", timeout: float = 10
+    ) -> PostgresAdmin:
         """Connect to ``postgres`` (or ``template1`` when ``avoid`` is ``postgres``)."""
         maintenance = "template1" if avoid == "postgres" else "postgres"
         deadline = time.monotonic() + timeout
@@ -46,7 +65,7 @@ class Admin:
                 conn = psycopg.connect(
                     server.with_dbname(maintenance).dsn, autocommit=True, connect_timeout=5
                 )
-                return cls(conn)
+                return cls(conn, server, strategy)
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
                     raise ContainerError(
@@ -94,12 +113,12 @@ class Admin:
             f"closing template {template}",
         )
 
-    def clone(self, template: str, name: str, strategy: Strategy) -> None:
+    def clone(self, template: str, name: str) -> None:
         query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(template)
         )
         if self.version >= 150000:  # STRATEGY is new in 15; older servers copy files.
-            query += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy.upper()))
+            query += sql.SQL(" STRATEGY {}").format(sql.SQL(self.strategy.upper()))
         self._execute(query, f"copying {template} to {name}")
 
     def replace(self, name: str, copy: str, trash: str) -> None:
@@ -131,7 +150,7 @@ class Admin:
             f"dropping {name}",
         )
 
-    def write_marks(self, server: Database, name: str) -> WriteMarks:
+    def write_marks(self, name: str) -> WriteMarks:
         """What changes when anything writes to database ``name``.
 
         Call it with nobody connected to ``name`` (see :meth:`disconnect`):
@@ -151,17 +170,18 @@ class Admin:
         catalog = self._catalog_marks(name)
         if catalog == _MISSING:
             return WriteMarks(catalog, "")
-        return WriteMarks(catalog, self._sequence_marks(server, name))
+        return WriteMarks(catalog, self._sequence_marks(name))
 
-    def untouched(self, server: Database, name: str, pristine: WriteMarks) -> bool:
+    def untouched(self, name: str, pristine: object) -> bool:
         """Whether ``name`` still has the marks ``pristine`` (see :meth:`write_marks`).
 
         The sequences, which take a connection to ``name``, are looked at only
         when the counters show no write.
         """
+        assert isinstance(pristine, WriteMarks)
         if self._catalog_marks(name) != pristine.catalog:
             return False
-        return self._sequence_marks(server, name) == pristine.sequences
+        return self._sequence_marks(name) == pristine.sequences
 
     def _catalog_marks(self, name: str) -> tuple[object, ...]:
         row = self.conn.execute(
@@ -180,10 +200,9 @@ class Admin:
         ).fetchone()
         return _MISSING if row is None else tuple(row)
 
-    @staticmethod
-    def _sequence_marks(server: Database, name: str) -> str:
+    def _sequence_marks(self, name: str) -> str:
         with psycopg.connect(
-            server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
+            self.server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
         ) as conn:
             sequences = conn.execute(
                 "SELECT coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename,"

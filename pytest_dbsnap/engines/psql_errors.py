@@ -19,33 +19,13 @@ constraint violated at run time) is placed on the statement's first line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .sql_failure import SqlFailure
 
 _PREFIX = re.compile(
     r"^psql:(?P<path>[^:]+):(?P<line>\d+): (?P<kind>ERROR|FATAL|STATEMENT):\s+(?P<text>.*)$"
 )
 _POSITION = re.compile(r"^LINE (?P<n>\d+): ")
-
-
-@dataclass(frozen=True)
-class SqlFailure:
-    """A failed statement of a seed file, as psql reported it."""
-
-    message: str
-    details: tuple[str, ...]
-    line: int
-    """The line of the error: the server's position, else the statement's first line."""
-    first: int
-    last: int
-    positioned: bool
-
-    def describe(self, display: str) -> str:
-        """One line naming ``display`` (the file as the user wrote it), the line and the error."""
-        extra = f" ({'; '.join(self.details)})" if self.details else ""
-        span = ""
-        if not self.positioned and self.last > self.first:
-            span = f" (in the statement on lines {self.first}-{self.last})"
-        return f"{display}:{self.line}: {self.message}{extra}{span}; fix it and run again"
 
 
 def find_failure(output: str, path: str) -> SqlFailure | None:

@@ -33,8 +33,8 @@ from ..errors import ConfigError, SeedError
 if TYPE_CHECKING:
     from ..database import Database
     from ..fixtures import Lease
-    from ..runtime import Runtime
     from ..seed import PythonSeed
+    from ..server import Server
     from ..state import State
 
 _TRANSACTIONAL_FIXTURES = frozenset(
@@ -225,14 +225,14 @@ def install(config: pytest.Config, state: State) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(
-    request: pytest.FixtureRequest, django_db_blocker: Any, _dbsnap_runtime: Runtime
+    request: pytest.FixtureRequest, django_db_blocker: Any, _dbsnap_server: Server
 ) -> None:
     """pytest-dbsnap's: the worker's database, migrated already. No test database is
     created and no migration runs (``--reuse-db`` and ``--create-db`` change nothing)."""
     from ..fixtures import _or_fail
 
     django = request.config.stash[DJANGO]
-    django.worker = _or_fail(_dbsnap_runtime.worker_database)
+    django.worker = _or_fail(_dbsnap_server.worker_database)
     with django_db_blocker.unblock():
         point(django.aliases, django.current() or django.worker)
 
@@ -245,7 +245,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from ..fixtures import lease
 
     django.state.asked = True
-    django.copy = lease(django.state.runtime(), "clone")
+    django.copy = lease(django.state.server(), "clone")
     point(django.aliases, django.copy.database)
 
 

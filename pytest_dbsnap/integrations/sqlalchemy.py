@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..engines import client
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,17 +65,20 @@ def dispose(engines: Sequence[Any]) -> None:
 
 
 def engine_for(database: Database) -> Any:
-    """A SQLAlchemy ``Engine`` on ``database`` (``postgresql+psycopg://``)."""
+    """A SQLAlchemy ``Engine`` on ``database`` with its engine's usual driver
+    (``postgresql+psycopg://``, ``mysql+pymysql://``)."""
     from sqlalchemy import create_engine
 
-    return create_engine(database.url_for("psycopg"))
+    return create_engine(database.url_for(client(database.engine).sync_driver))
 
 
 def async_engine_for(database: Database) -> Any:
-    """An ``AsyncEngine`` on ``database``: asyncpg when installed, else psycopg's async."""
+    """An ``AsyncEngine`` on ``database``: the first async driver of its engine that is
+    installed (asyncpg, else psycopg's async, for PostgreSQL)."""
     import importlib.util
 
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    driver = "asyncpg" if importlib.util.find_spec("asyncpg") else "psycopg"
+    drivers = client(database.engine).async_drivers
+    driver = next((d for d in drivers if importlib.util.find_spec(d)), drivers[-1])
     return create_async_engine(database.url_for(driver))

@@ -136,3 +136,23 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     htpasswd = services.bcrypt_line(user, password)
     with services.registry(tmp_path_factory.mktemp("auth-registry"), htpasswd) as address:
         yield address, user, password
+
+
+@pytest.fixture(scope="session")
+def mariadb_image(docker_client: docker.DockerClient) -> str:
+    """A MariaDB image with the official image's interface (DBSNAP_TEST_IMAGE_MARIADB)."""
+    name = os.environ.get("DBSNAP_TEST_IMAGE_MARIADB", "dbsnap-mariadb:11.8")
+    try:
+        docker_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"base image {name} is missing: build it with images/mariadb/build", False)
+    return name
+
+
+@pytest.fixture
+def mariadb_project(
+    project: Project, mariadb_image: str, monkeypatch: pytest.MonkeyPatch
+) -> Project:
+    """A throw-away project whose snapshots are MariaDB's."""
+    monkeypatch.setenv("DBSNAP_IMAGE", mariadb_image)
+    return project

@@ -37,7 +37,7 @@ def not_postgres(docker_client: docker.DockerClient) -> Iterator[str]:
     docker_client.images.remove(tag, force=True)
 
 
-def test_an_image_that_is_not_postgres(
+def test_an_image_of_no_engine_it_knows(
     project: Project, not_postgres: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DBSNAP_IMAGE", not_postgres)
@@ -46,8 +46,9 @@ def test_an_image_that_is_not_postgres(
     result = project.run("-n", "2")
     project.assert_database_error(
         result,
-        f"image '{not_postgres}' does not look like PostgreSQL (no PG_MAJOR in its "
-        "environment, command: no command); set dbsnap_image to postgres:17 or an image*",
+        f"image '{not_postgres}' does not look like any engine that pytest-dbsnap knows "
+        "(command: no command); set dbsnap_engine to postgres or mariadb, or dbsnap_image to "
+        "such an image",
     )
     assert project.images() == []
 

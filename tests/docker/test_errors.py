@@ -155,22 +155,34 @@ def test_container_that_exits_at_start_shows_its_logs(project: Project) -> None:
 
 
 # Injected into inner sessions: docker-py failing in the middle of a call, as
-# a daemon that restarts or a container that vanishes makes it fail.
+# a daemon that restarts or a container that vanishes makes it fail. The
+# calls take a container's ID (or name); the injection fails those of the
+# containers whose name starts so, the first {limit} times.
 FAILING_CALL = """
 import docker.errors
 import requests.exceptions
-from docker.models.containers import Container
+from docker.api.client import APIClient
 
-real = getattr(Container, {method!r})
+real = getattr(APIClient, {method!r})
+inspect = APIClient.inspect_container
+names = {{}}
+failed = []
 
-def failing(self, *args, **kwargs):
-    if str(self.name).startswith({prefix!r}):
+def failing(self, container, *args, **kwargs):
+    ref = container["Id"] if isinstance(container, dict) else str(container)
+    if ref not in names:
+        try:
+            names[ref] = inspect(self, ref)["Name"].lstrip("/")
+        except Exception:
+            names[ref] = ref
+    if names[ref].startswith({prefix!r}) and len(failed) < {limit}:
+        failed.append(ref)
         with open("calls.txt", "a") as f:
             f.write("call\\n")
         raise {exception}
-    return real(self, *args, **kwargs)
+    return real(self, container, *args, **kwargs)
 
-setattr(Container, {method!r}, failing)
+setattr(APIClient, {method!r}, failing)
 """
 
 
@@ -178,7 +190,7 @@ setattr(Container, {method!r}, failing)
     ("method", "exception", "expected"),
     [
         (
-            "exec_run",
+            "exec_create",
             'docker.errors.APIError("409 Client Error", explanation="container is not running")',
             "running a command in container dbsnap-seed-* failed: container is not running",
         ),
@@ -189,7 +201,7 @@ setattr(Container, {method!r}, failing)
             "(Connection aborted.); check that it runs (`docker info`) and run again",
         ),
         (
-            "reload",
+            "inspect_container",
             'docker.errors.NotFound("404 Client Error", explanation="No such container")',
             "reading the ports of container dbsnap-seed-* failed: No such container",
         ),
@@ -203,7 +215,7 @@ def test_docker_errors_mid_call_are_one_line(
     project.ini(seed="db/01_schema.sql")
     project.write(
         "conftest.py",
-        FAILING_CALL.format(method=method, prefix="dbsnap-seed-", exception=exception),
+        FAILING_CALL.format(method=method, prefix="dbsnap-seed-", exception=exception, limit=1000),
     )
     project.write("test_db.py", TEST)
     result = project.run("-n", "2")
@@ -219,9 +231,10 @@ def test_a_failed_cleanup_never_hides_the_error_behind_it(project: Project) -> N
     project.write(
         "conftest.py",
         FAILING_CALL.format(
-            method="remove",
+            method="remove_container",
             prefix="dbsnap-seed-",
             exception='requests.exceptions.ConnectionError("daemon restarting")',
+            limit=1,  # the daemon is back by the end of the session
         ),
     )
     project.write("test_db.py", TEST)
@@ -244,6 +257,7 @@ def test_a_worker_container_that_fails_to_start_fails_every_test_with_one_line_a
             method="start",
             prefix=f"dbsnap-{project.name}-",
             exception='docker.errors.APIError("500", explanation="no space left on device")',
+            limit=1000,
         ),
     )
     project.write(

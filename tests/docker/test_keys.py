@@ -104,8 +104,8 @@ dbsnap_push = "false"
 """
 
 SETTINGS_TEST = """
-def test_settings(_dbsnap_runtime, dbsnap_conn):
-    settings = _dbsnap_runtime.settings
+def test_settings(_dbsnap_server, dbsnap_conn):
+    settings = _dbsnap_server.settings
     assert settings.pool_size == 3
     assert settings.push is False
     assert settings.seed == ("db/seed.sql",)

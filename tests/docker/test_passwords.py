@@ -18,14 +18,14 @@ RECORD = """
 import json, os, psycopg, pytest
 
 @pytest.mark.parametrize("n", range(4))
-def test_record(n, dbsnap_worker, dbsnap_db, _dbsnap_runtime):
+def test_record(n, dbsnap_worker, dbsnap_db, _dbsnap_server):
     seeding = open("seeding-password.txt").read().strip()
     assert dbsnap_db.password != seeding
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(dbsnap_worker.with_dbname("postgres").dsn.replace(
             dbsnap_worker.password, seeding))
-    shown = repr([dbsnap_db, dbsnap_worker, _dbsnap_runtime.snapshot,
-                  _dbsnap_runtime.worker_instance()])
+    shown = repr([dbsnap_db, dbsnap_worker, _dbsnap_server.session.snapshot,
+                  _dbsnap_server.worker_instance()])
     assert dbsnap_db.password not in shown
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     with open(f"worker-{worker}.json", "w") as f:

@@ -363,15 +363,15 @@ def test_markers_on_class_and_module_merge_and_positional_arguments_are_an_error
 
 # Injected: the server reports itself as PostgreSQL 14.
 OLD_SERVER = """
-from pytest_dbsnap.engines.postgres_admin import Admin
+from pytest_dbsnap.engines.postgres_admin import PostgresAdmin
 
-real = Admin.__init__
+real = PostgresAdmin.__init__
 
-def as_14(self, conn):
-    real(self, conn)
+def as_14(self, *args, **kwargs):
+    real(self, *args, **kwargs)
     self.version = 140011
 
-Admin.__init__ = as_14
+PostgresAdmin.__init__ = as_14
 """
 
 

@@ -11,7 +11,7 @@ import uuid
 import docker
 import pytest
 
-from pytest_dbsnap.docker import Docker
+from pytest_dbsnap.docker import ContainerInfo, Docker
 from pytest_dbsnap.reaper import Sentinel, reap
 
 from .project import Project
@@ -29,10 +29,10 @@ def wait_for(predicate, timeout=60):
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
 
-def test_1_breaks_the_template_while_holding_a_copy(dbsnap_db, _dbsnap_runtime):
-    pool = _dbsnap_runtime.clone_pool()
+def test_1_breaks_the_template_while_holding_a_copy(dbsnap_db, _dbsnap_server):
+    pool = _dbsnap_server.clone_pool()
     wait_for(lambda: pool.ready == 1)  # the next copy is made already
-    admin = _dbsnap_runtime.worker_instance().database.with_dbname("postgres")
+    admin = _dbsnap_server.worker_instance().database.with_dbname("postgres")
     with psycopg.connect(admin.dsn, autocommit=True) as conn:
         conn.execute("ALTER DATABASE test_dbsnap_template IS_TEMPLATE false")
         conn.execute("DROP DATABASE test_dbsnap_template WITH (FORCE)")
@@ -40,8 +40,8 @@ def test_1_breaks_the_template_while_holding_a_copy(dbsnap_db, _dbsnap_runtime):
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
         conn.execute("INSERT INTO t VALUES (3)")  # not handed out again
 
-def test_2_holds_the_last_copy_while_make_gives_up(dbsnap_db, _dbsnap_runtime):
-    pool = _dbsnap_runtime.clone_pool()
+def test_2_holds_the_last_copy_while_make_gives_up(dbsnap_db, _dbsnap_server):
+    pool = _dbsnap_server.clone_pool()
     wait_for(lambda: pool._failure is not None)  # retried, then gave up
     with psycopg.connect(dbsnap_db.dsn) as conn:  # still here, still the seed
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
@@ -129,11 +129,12 @@ def test_the_reaper_spares_a_session_that_starts_while_it_lists(
     try:
         assert reap(ours, project.name) == []
         _sentinel, container = started
-        container.reload()  # type: ignore[attr-defined]  # still there
+        assert isinstance(container, ContainerInfo)
+        assert ours.get_container(container.id) is not None  # still there
     finally:
         for thing in started:
             if isinstance(thing, Sentinel):
                 thing.stop()
-            else:
-                thing.remove(force=True, v=True)  # type: ignore[attr-defined]
+            elif isinstance(thing, ContainerInfo):
+                ours.remove(thing)
         ours.close()

@@ -6,7 +6,7 @@ from pytest_dbsnap.app_env import parse, render
 from pytest_dbsnap.database import Database
 from pytest_dbsnap.errors import ConfigError
 
-DB = Database("10.0.0.5", 32801, "post gres", "p@ss/w:rd", "test")
+DB = Database("10.0.0.5", 32801, "post gres", "p@ss/w:rd", "test", "postgres")
 
 
 def test_every_placeholder_renders() -> None:

@@ -72,7 +72,7 @@ def test_another_files_error_is_not_ours() -> None:
 
 
 def test_database_never_shows_its_password() -> None:
-    db = Database("127.0.0.1", 5432, "u", "s3cret", "d b")
+    db = Database("127.0.0.1", 5432, "u", "s3cret", "d b", "postgres")
     assert "s3cret" not in repr(db)
     assert db.url == "postgresql://u:s3cret@127.0.0.1:5432/d%20b"
     assert "password=s3cret" in db.dsn

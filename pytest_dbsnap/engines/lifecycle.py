@@ -1,0 +1,91 @@
+"""What every engine does alike with a server in a container: wait for it, stop it for good.
+
+Knows no engine: each passes its own attempt, title and paths.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import ContainerError, ImageError
+
+if TYPE_CHECKING:
+    from ..docker import ContainerInfo, Docker, ImageInfo
+
+STOPPING = "/tmp/dbsnap-stopping"
+"""Created before a clean stop, so that :func:`keepalive` keeps the container."""
+
+# The image's own entrypoint runs under a shell that outlives the server, so the
+# server can be stopped cleanly (and its files trimmed) before `docker commit`.
+# A server that dies on its own still ends the container, with its exit status.
+_KEEPALIVE = f'"$@" & wait $!; s=$?; [ -e {STOPPING} ] || exit $s; while :; do sleep 3600; done'
+
+
+def keepalive(entrypoint: Sequence[str]) -> list[str]:
+    """An entrypoint that runs ``entrypoint`` and its command, and stays after a clean stop."""
+    return ["/bin/sh", "-c", _KEEPALIVE, "dbsnap-seed", *entrypoint]
+
+
+def until_ready(
+    docker: Docker,
+    container: ContainerInfo,
+    timeout: float,
+    attempt: Callable[[], str],
+    *,
+    title: str,
+    delay: float,
+    longest: float,
+) -> None:
+    """Retry ``attempt`` (it returns its error, empty on success) while the server starts.
+
+    Fails at once, with the container's last log lines, when the container
+    exits; after ``timeout`` seconds with the last error.
+    """
+    deadline = time.monotonic() + timeout
+    while error := attempt():
+        status = docker.status(container)
+        if status not in ("running", "created"):
+            raise ContainerError(
+                f"container {container.name} exited ({status}) before {title} was ready; "
+                f"check the image and its settings. Last log lines:\n{docker.logs_tail(container)}"
+            )
+        if time.monotonic() > deadline:
+            raise ContainerError(
+                f"container {container.name} did not accept queries within {timeout:g}s "
+                f"(last error: {error}); raise dbsnap_startup_timeout or check the image. "
+                f"Last log lines:\n{docker.logs_tail(container)}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, longest)
+
+
+def in_ram(entrypoint: Sequence[str], image_dir: str, ram_dir: str) -> list[str]:
+    """An entrypoint that copies the snapshot's data folder ``image_dir`` into the tmpfs
+    folder ``ram_dir``, then runs ``entrypoint`` there (every write at memory speed)."""
+    copy = 'cp -a "$1" "$2" && shift 2 && exec "$@"'
+    return ["/bin/sh", "-c", copy, "dbsnap-ram", image_dir, ram_dir, *entrypoint]
+
+
+def refuse_volumes_over(image: ImageInfo, ref: str, data_dir: str) -> None:
+    """Refuse an image that declares a volume holding ``data_dir``: the snapshot's data
+    folder is moved out of the image's volumes because `docker commit` keeps nothing in
+    them."""
+    for volume in image.volumes:
+        if data_dir == volume or data_dir.startswith(volume.rstrip("/") + "/"):
+            raise ImageError(
+                f"image {ref!r} declares VOLUME {volume}, which holds {data_dir}; "
+                "use an image that does not declare a volume above it"
+            )
+
+
+SEED_PASSWORD = "/tmp/dbsnap-seed-password"
+"""Where the seeding password waits for the entrypoint (its ``*_FILE`` variable): a
+file, not a variable, which `docker commit` would keep in the image's history."""
+
+
+def give_seed_password(docker: Docker, container: ContainerInfo, password: str) -> None:
+    """Write the seeding password before the container starts; readable by the
+    entrypoint, whichever user it runs as."""
+    docker.put_file(container, SEED_PASSWORD, password.encode())

@@ -1,0 +1,253 @@
+"""What one process holds for its pytest session: Docker clients, the sentinel, the snapshot.
+
+Its lifetime is the session's. The database server a process starts from the
+snapshot is a :class:`~pytest_dbsnap.server.Server`'s. Knows no pytest.
+Everything is made on first use and remembered, failures too, so a broken
+setup fails fast instead of once per test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .config import Settings
+from .docker import ContainerInfo, Docker, Progress
+from .engines import Engine, choose, named
+from .errors import DbsnapError
+from .reaper import PROJECT, Sentinel, mark_kept, reap, session_containers, sweep
+from .seed import SeedPlan
+from .snapshot import Log, Snapshot, base_image, ensure_snapshot, owner_labels, share_snapshot
+
+T = TypeVar("T")
+
+
+@dataclass
+class Session:
+    """Per-process state of a pytest-dbsnap session."""
+
+    settings: Settings
+    plan: Callable[[], SeedPlan]
+    role: str = "main"
+    owner: bool = True
+    """Whether this process keeps a sentinel for the session (see :mod:`.reaper`)."""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    log: Log = lambda _: None
+    progress: Progress = lambda _done, _total: None
+    snapshot: Snapshot | None = None
+    sentinel: Sentinel | None = None
+    reaped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _failure: DbsnapError | None = None
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sentinel_thread: threading.Thread | None = None
+    _sentinel_error: DbsnapError | None = None
+
+    def docker(self) -> Docker:
+        """This thread's Docker client (docker-py clients are not shared across threads)."""
+        client: Docker | None = getattr(self._local, "docker", None)
+        if client is None:
+            client = self._local.docker = Docker.connect()
+            self.opened(client)
+        return client
+
+    def opened(self, thing: Any) -> None:
+        """Close ``thing`` (a client, a connection) when the session closes."""
+        with self._lock:
+            self._opened.append(thing)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of this session's snapshot."""
+        return named(self.ensure_snapshot().engine)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels of every container this session makes."""
+        return {**owner_labels(self.id), PROJECT: self.settings.project}
+
+    def ensure_alive(self) -> None:
+        """Start this session's sentinel (owners only), then reap dead sessions, in a thread.
+
+        Anything that creates a container of ours waits for it first
+        (:meth:`alive`), so no reaper can take a container of ours for a dead
+        session's; finding the snapshot does not.
+        """
+        if not self.owner or self._sentinel_thread is not None:
+            return
+        self.settings.publish_address()  # a remote daemon without an address fails here
+
+        def start() -> None:
+            try:
+                docker = self.docker()
+                image = base_image(docker, self.settings)
+                choose(image, self.settings.image, self.settings.engine)  # refused up front
+                self.sentinel = Sentinel(docker, image.id, self.labels)
+                self.reaped = reap(docker, self.settings.project)
+                if self.reaped:
+                    self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
+            except DbsnapError as exc:
+                self._sentinel_error = exc
+
+        self._sentinel_thread = threading.Thread(target=start, name="dbsnap-sentinel")
+        self._sentinel_thread.start()
+
+    def alive(self) -> None:
+        """Wait until this session's sentinel runs (see :meth:`ensure_alive`)."""
+        self.ensure_alive()
+        if self._sentinel_thread is not None:
+            self._sentinel_thread.join()
+        if self._sentinel_error is not None:
+            raise self._sentinel_error
+
+    def refuse(self, error: DbsnapError) -> None:
+        """Fail every later request for a database with ``error`` (unless one failed already)."""
+        if self._failure is None:
+            self._failure = error
+
+    @property
+    def failure(self) -> DbsnapError | None:
+        return self._failure
+
+    def remembering(self, make: Callable[[], T]) -> T:
+        """``make()``; its error is remembered, and raised again by every later call."""
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return make()
+        except DbsnapError as exc:
+            self._failure = exc
+            raise
+
+    def warn(self, line: str) -> None:
+        """Log ``line`` now and keep it for the end of the session's report."""
+        if line not in self.warnings:
+            self.warnings.append(line)
+        self.log(line)
+
+    def ensure_snapshot(self) -> Snapshot:
+        """The snapshot this session uses; built or found on first call."""
+        if self.snapshot is None:
+            self.remembering(self.ensure_alive)
+            self.snapshot = self.remembering(
+                lambda: ensure_snapshot(
+                    self.docker(),
+                    self.settings,
+                    self.plan(),
+                    session=self.id,
+                    log=self.log,
+                    warn=self.warn,
+                    progress=self.progress,
+                    before_build=self.alive,
+                )
+            )
+        return self.snapshot
+
+    def share(self) -> None:
+        """Push the snapshot when ``dbsnap_push`` asks and the registry lacks it.
+
+        A failure is a warning: the tests ran, and the next session (or
+        ``dbsnap push``) pushes what is still missing.
+        """
+        snapshot = self.snapshot
+        registry = self.settings.registry
+        if snapshot is None or not (self.owner and self.settings.push and registry):
+            return
+        try:
+            ref = share_snapshot(
+                self.docker(), snapshot, registry, log=self.log, progress=self.progress
+            )
+        except DbsnapError as exc:
+            self.warn(f"{exc}; the snapshot stays on this Docker host only")
+            return
+        if ref:
+            self.snapshot = dataclasses.replace(snapshot, pushed_to=ref)
+
+    def report(self) -> dict[str, Any]:
+        """What this session tells the summary (plain data, for xdist)."""
+        snapshot = self.snapshot
+        return {
+            "snapshot": snapshot.as_dict() if snapshot is not None else None,
+            "failure": str(self._failure) if self._failure is not None else "",
+            "warnings": list(self.warnings),
+            "reaped": len(self.reaped),
+        }
+
+    def close(
+        self, removals: Sequence[Callable[[], object]] = (), spare: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """End the session: run ``removals`` side by side with the removal of the
+        session's containers (the controller's job, or a single process's; but
+        those of ``spare``), stop the sentinel and close every client.
+
+        Returns the problems met, as warnings for the caller to show.
+        """
+        problems: list[str] = []
+        jobs = list(removals)
+        if self._sentinel_thread is not None:
+            self._sentinel_thread.join()
+        sentinel, self.sentinel = self.sentinel, None
+        if sentinel is not None:
+            if self.settings.keep:
+                jobs.append(
+                    lambda: mark_kept(self.docker(), self.settings.image, self.labels, self.role)
+                )
+            elif self.role == "main":
+                # Containers of workers (and of workers that died without cleaning
+                # up). A worker that keeps its own sentinel leaves this to the
+                # controller: its siblings may still be running.
+                jobs += [
+                    functools.partial(self._remove_by_id, c.id)
+                    for c in self._session_containers(problems)
+                    if c.id not in spare
+                ]
+        problems += side_by_side(jobs)
+        if sentinel is not None:
+            with contextlib.suppress(Exception):
+                sentinel.stop()
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for thing in opened:
+            with contextlib.suppress(Exception):
+                thing.close()
+        self._local = threading.local()
+        return problems
+
+    def sweep_quietly(self) -> None:
+        """Remove every container of this session (workers that died left some)."""
+        with contextlib.suppress(Exception):
+            sweep(self.docker(), self.id)
+        self.close()
+
+    def _remove_by_id(self, container_id: str) -> None:
+        self.docker().remove_by_id(container_id)
+
+    def _session_containers(self, problems: list[str]) -> list[ContainerInfo]:
+        try:
+            return session_containers(self.docker(), self.id)
+        except DbsnapError as exc:
+            problems.append(f"could not clean up session {self.id}: {exc}")
+            return []
+
+
+def side_by_side(jobs: Sequence[Callable[[], object]]) -> list[str]:
+    """Run ``jobs`` in threads (container removals take a quarter second each); their errors."""
+    if not jobs:
+        return []
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as threads:
+        for future in [threads.submit(job) for job in jobs]:
+            try:
+                future.result()
+            except Exception as exc:
+                problems.append(f"cleaning up: {exc}")
+    return problems
