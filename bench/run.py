@@ -38,6 +38,7 @@ import psycopg  # noqa: E402
 from dbsnap_bench import report as reporting  # noqa: E402
 from dbsnap_bench.django_suite import run_django  # noqa: E402
 from dbsnap_bench.fastapi_suite import run_fastapi  # noqa: E402
+from dbsnap_bench.mariadb_rows import Rounds, run_mariadb  # noqa: E402
 from dbsnap_bench.mechanisms import Bench, Counts  # noqa: E402
 from dbsnap_bench.seeds import REPO, SEEDS  # noqa: E402
 from dbsnap_bench.speed import run_speed  # noqa: E402
@@ -74,6 +75,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-fastapi", action="store_true", help="no FastAPI example rows")
     p.add_argument("--skip-speed", action="store_true", help="no floor and fixed-cost rows")
     p.add_argument("--skip-django", action="store_true", help="no Django example rows")
+    p.add_argument("--skip-mariadb", action="store_true", help="no MariaDB rows")
+    p.add_argument("--mariadb-image", default="dbsnap-mariadb:11.8", help="base MariaDB image")
     return p.parse_args(argv)
 
 
@@ -102,7 +105,8 @@ def log(line: str, _start: float = time.perf_counter()) -> None:
 def _mine(client: docker.DockerClient) -> dict[str, Container]:
     """Every container this harness (or pytest-dbsnap on its behalf) created."""
     found: dict[str, Container] = {}
-    filters = [f"{BENCH_LABEL}=1"] + [f"dbsnap.project={s.project}" for s in SEEDS.values()]
+    projects = [s.project for s in SEEDS.values()] + ["bench-mariadb"]
+    filters = [f"{BENCH_LABEL}=1"] + [f"dbsnap.project={project}" for project in projects]
     for label in filters:
         for c in client.containers.list(all=True, filters={"label": label}):
             found[str(c.id)] = c
@@ -209,6 +213,9 @@ def main(argv: list[str]) -> int:
             if not args.skip_fastapi:
                 repeats = args.repeats or (1 if args.quick else 3)
                 report.ratios += run_fastapi(image=args.image, repeats=repeats, log=log)
+            if not args.skip_mariadb:
+                rounds = Rounds(3, 3, 2) if args.quick else Rounds()
+                report.ratios += run_mariadb(args.mariadb_image, args.image, rounds, log)
             if args.only_ratios:
                 args.skip_mechanisms = args.skip_suite = True
             if not args.skip_mechanisms:
