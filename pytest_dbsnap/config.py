@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from . import app_env, engines
 from .app_env import EnvVar
+from .daemon import LOCAL, Daemon, locate
 from .errors import ConfigError
 
 Kind = Literal["str", "list", "lines", "bool", "seconds", "count", "mib", "choice"]
@@ -87,7 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
         "host",
         "str",
         "",
-        "address tests connect to; default: the host of a tcp:// or ssh:// DOCKER_HOST, "
+        "address tests connect to; default: the host of a tcp:// or ssh:// DOCKER_HOST (or "
+        "Docker context), "
         "else 127.0.0.1",
     ),
     Setting(
@@ -266,7 +268,8 @@ class Settings:
     django: bool
     disable: bool
     rootdir: Path
-    docker_host: str = ""
+    daemon: Daemon = dataclasses.field(default_factory=lambda: Daemon(LOCAL))
+    """The Docker daemon, as the Docker CLI finds it (``DOCKER_HOST``, its context)."""
     given: frozenset[str] = dataclasses.field(default=frozenset(), compare=False)
     """Names of the settings the user set (by flag, environment or ini)."""
 
@@ -277,9 +280,14 @@ class Settings:
         """Where the daemon publishes ports: ``publish``, else ``host`` if the daemon is local."""
         if self.publish:
             return self.publish
-        if remote_host(self.docker_host):
+        if remote_host(self.daemon.address):
+            where = (
+                f"the Docker context {self.daemon.context} ({self.daemon.address})"
+                if self.daemon.context
+                else f"DOCKER_HOST={self.daemon.address}"
+            )
             raise ConfigError(
-                f"DOCKER_HOST={self.docker_host} is another machine, where ports published "
+                f"{where} is another machine, where ports published "
                 "on 127.0.0.1 cannot be reached from here; set DBSNAP_PUBLISH (ini "
                 "dbsnap_publish) to an address of that machine, 0.0.0.0 for all, and mind "
                 "that the databases are then reachable there"
@@ -314,8 +322,8 @@ def resolve(
         else:
             given.add(setting.name)
         values[setting.name] = _parse(setting, raw, source)
-    docker_host = environ.get("DOCKER_HOST", "")
-    values["host"] = values["host"] or remote_host(docker_host) or "127.0.0.1"
+    daemon = locate(environ)
+    values["host"] = values["host"] or remote_host(daemon.address) or "127.0.0.1"
     values["registry"] = _registry(str(values["registry"]))
     if not values["registry"] and (values["push"] or values["on_pull_failure"] == "fail"):
         asked = "dbsnap_push" if values["push"] else "dbsnap_on_pull_failure=fail"
@@ -343,7 +351,7 @@ def resolve(
         )
     return Settings(
         rootdir=rootdir,
-        docker_host=docker_host,
+        daemon=daemon,
         given=frozenset(given),
         **values,  # type: ignore[arg-type]
     )

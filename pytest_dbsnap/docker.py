@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import os
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,6 +24,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from .daemon import Daemon, environ_for
 from .errors import (
     ContainerError,
     DbsnapError,
@@ -166,27 +166,38 @@ def _container_info(attrs: Mapping[str, Any]) -> ContainerInfo:
 class Docker:
     """A thin, typed face over a docker-py client."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, version: Mapping[str, Any]) -> None:
         self.client = client
         self.api = client.api
+        self.version = version
         self._volumes: dict[str, dict[str, str]] = {}
 
+    @property
+    def server(self) -> str:
+        """What the daemon is: ``Docker Engine 20.10.24``, ``Podman Engine 4.3.1``."""
+        for component in self.version.get("Components") or ():
+            name = str(component.get("Name", ""))
+            if "Engine" in name:
+                name = "Docker Engine" if name == "Engine" else name
+                return f"{name} {component.get('Version', '?')}"
+        return f"Docker Engine {self.version.get('Version', '?')}"
+
     @classmethod
-    def connect(cls) -> Docker:
-        """Connect as the Docker CLI would (``DOCKER_HOST`` and friends) and ping."""
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    def connect(cls, daemon: Daemon) -> Docker:
+        """Connect to ``daemon`` (see :func:`~pytest_dbsnap.daemon.locate`) and ask its
+        version (which proves it answers)."""
         try:
-            client = docker.from_env()
-            client.ping()
+            client = docker.from_env(environment=environ_for(daemon))
+            version = client.api.version()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             reason = _reason(exc)
             hint = "start the Docker engine or set DOCKER_HOST to one that runs"
             if "ermission denied" in reason:
                 hint = "add your user to the docker group or run with access to the socket"
             raise DockerUnavailableError(
-                f"cannot reach the Docker daemon at {where} ({reason}); {hint}"
+                f"cannot reach the Docker daemon at {daemon.describe()} ({reason}); {hint}"
             ) from None
-        return cls(client)
+        return cls(client, version)
 
     def close(self) -> None:
         self.client.close()

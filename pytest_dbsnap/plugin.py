@@ -355,6 +355,10 @@ def summary_lines(reports: list[WorkerReport]) -> tuple[list[str], list[str]]:
             f"{len(starts)} database container(s) started in "
             f"{starts[len(starts) // 2]:.2f}s median, {starts[-1]:.2f}s max{where}"
         )
+    lines += [
+        f"Docker daemon: {d}"
+        for d in dict.fromkeys(r["daemon"] for r in reports if r.get("daemon"))
+    ]
     reaped = sum(int(r.get("reaped", 0)) for r in reports)
     if reaped:
         lines.append(f"removed {reaped} container(s) left by dead sessions")

@@ -45,6 +45,8 @@ class Session:
     sentinel: Sentinel | None = None
     reaped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    server: str = ""
+    """What the daemon said it is (``Docker Engine 20.10.24``), once connected."""
     _failure: DbsnapError | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Any] = field(default_factory=list)
@@ -56,7 +58,8 @@ class Session:
         """This thread's Docker client (docker-py clients are not shared across threads)."""
         client: Docker | None = getattr(self._local, "docker", None)
         if client is None:
-            client = self._local.docker = Docker.connect()
+            client = self._local.docker = Docker.connect(self.settings.daemon)
+            self.server = client.server
             self.opened(client)
         return client
 
@@ -180,6 +183,7 @@ class Session:
             "failure": str(self._failure) if self._failure is not None else "",
             "warnings": list(self.warnings),
             "reaped": len(self.reaped),
+            "daemon": f"{self.settings.daemon.describe()}, {self.server}" if self.server else "",
         }
 
     def close(

@@ -7,8 +7,11 @@ publishes and connects where it is told.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +89,46 @@ def test_a_session_killed_over_a_remote_daemon_is_reaped_by_the_next_one(
     assert client.containers.list(all=True) == []
     for image in client.images.list(filters={"label": "dbsnap.kind=snapshot"}):
         client.images.remove(image.id, force=True)
+
+
+def test_without_docker_host_the_current_docker_context_is_used(
+    project: Project,
+    other_daemon_with_pg18: Daemon,
+    pg18_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """As the Docker CLI (and testcontainers) does: `docker context use` chose the second
+    daemon, on its socket; the summary says which daemon was used."""
+    config, name = tmp_path / "docker-config", f"ctx-{project.name}"
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps(
+            {
+                "Name": name,
+                "Metadata": {},
+                "Endpoints": {"docker": {"Host": other_daemon_with_pg18.unix}},
+            }
+        )
+    )
+    (config / "config.json").write_text(json.dumps({"currentContext": name}))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("DBSNAP_IMAGE", pg18_image)
+    seeded_project(project)
+    project.write("test_db.py", "def test_db(dbsnap_conn):\n    pass\n")
+    client = other_daemon_with_pg18.client()
+    try:
+        result = project.run("-n", "2")
+        assert result.ret == 0, result.stdout.str()
+        result.stdout.fnmatch_lines(
+            [f"Docker daemon: {other_daemon_with_pg18.unix} (context {name}), Docker Engine *"]
+        )
+        label = {"label": f"dbsnap.project={project.name}"}
+        assert client.images.list(filters=label), "the snapshot is on the context's daemon"
+        assert project.images() == [], "and not on the default one"
+    finally:
+        for image in client.images.list(filters={"label": f"dbsnap.project={project.name}"}):
+            client.images.remove(image.id, force=True)
+        client.close()
