@@ -8,6 +8,7 @@ nothing of pytest: the plugin hands it three lookups.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -82,7 +83,11 @@ SETTINGS: tuple[Setting, ...] = (
         "MariaDB)",
     ),
     Setting(
-        "project", "str", "", "name in the snapshot tag dbsnap/<project>:<key>; default: rootdir"
+        "project",
+        "str",
+        "",
+        "name in the snapshot tag dbsnap/<project>:<key>; default: the rootdir's folder name and "
+        "a hash of its path",
     ),
     Setting(
         "host",
@@ -213,15 +218,19 @@ _SEPARATORS = re.compile(r"[._-]{2,}")
 def _project(given: str, rootdir: Path) -> str:
     """The project name in snapshot tags: ``given`` if Docker accepts it, else an error.
 
-    The default, the rootdir's folder name, is turned into a valid one.
+    The default is the rootdir's folder name made valid, then a short hash of
+    its path: folders called ``backend`` or ``app`` are common, and two
+    repositories sharing a daemon under one name would prune each other's
+    snapshots and reap each other's containers.
     """
     if not given:
         name = _NOT_NAME.sub("-", rootdir.name.lower())
         name = _SEPARATORS.sub(
             lambda m: m[0] if m[0] == "__" or "-" * len(m[0]) == m[0] else "-", name
         )
-        name = name.strip("._-")
-        return name if _COMPONENT.fullmatch(name) else "project"
+        name = name.strip("._-")[:60]
+        where = hashlib.sha256(str(rootdir.resolve()).encode()).hexdigest()[:6]
+        return f"{name}-{where}" if _COMPONENT.fullmatch(name) else f"project-{where}"
     given = given.strip().lower()
     if not _COMPONENT.fullmatch(given) or len(given) > 100:
         raise ConfigError(

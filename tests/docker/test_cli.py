@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from pathlib import Path
 
 import docker
 import pytest
+
+from pytest_dbsnap.config import resolve
 
 from .project import Project
 from .services import Daemon
@@ -222,3 +227,50 @@ def test_exit_statuses_and_one_line_errors(project: Project) -> None:
     usage = project.dbsnap("prune", "--older-than", "soon")
     assert usage.ret == 2
     usage.stderr.fnmatch_lines(["*'soon' is not an age: write 30m, 12h or 7d"])
+
+
+def test_two_repositories_of_one_folder_name_never_prune_each_other(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient, base_image: str
+) -> None:
+    """Two checkouts called ``backend`` share a daemon, with no dbsnap_project set;
+    a third is a copy of the first, and finds its snapshot by key."""
+    dbsnap = str(Path(sys.executable).parent / "dbsnap")
+    folders = {}
+    for parent, rows in (("a", 1), ("b", 2), ("c", 1)):
+        folder = pytester.path / parent / "backend"
+        (folder / "db").mkdir(parents=True)
+        values = ", ".join(f"({i})" for i in range(rows))
+        (folder / "db" / "seed.sql").write_text(
+            f"CREATE TABLE t (id int);\nINSERT INTO t VALUES {values};\n"
+        )
+        (folder / "pytest.ini").write_text(
+            f"[pytest]\ndbsnap_image = {base_image}\ndbsnap_seed = db/seed.sql\n"
+        )
+        (folder / "test_db.py").write_text("def test_db(dbsnap_conn):\n    pass\n")
+        folders[parent] = folder
+    projects = {
+        p: resolve(f, lambda _: None, lambda _: None, {}).project for p, f in folders.items()
+    }
+    try:
+        for parent in ("a", "b"):
+            pytester.chdir()
+            done = pytester.run(sys.executable, "-m", "pytest", "-n", "2", str(folders[parent]))
+            assert done.ret == 0, done.stdout.str()
+        b_images = docker_client.images.list(filters={"label": f"dbsnap.project={projects['b']}"})
+        assert len(b_images) == 1
+
+        pruned = pytester.run(dbsnap, "-C", str(folders["a"]), "prune", "--json")
+        assert pruned.ret == 0, pruned.stderr.str()
+        assert json.loads(pruned.stdout.str())["removed_snapshots"] == []
+        assert docker_client.images.get(b_images[0].id).tags  # b's snapshot is still tagged
+
+        copied = pytester.run(sys.executable, "-m", "pytest", "-p", "no:xdist", str(folders["c"]))
+        assert copied.ret == 0
+        copied.stdout.fnmatch_lines(
+            [f"snapshot dbsnap/{projects['c']}:* (cache hit: nothing seeded)"]
+        )
+    finally:
+        for project in projects.values():
+            for image in docker_client.images.list(filters={"reference": f"dbsnap/{project}"}):
+                with contextlib.suppress(docker.errors.APIError):
+                    docker_client.images.remove(image.id, force=True)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from pytest_dbsnap.config import resolve
+
 from .project import Project
 
 PLAIN = """
@@ -137,8 +139,9 @@ def default_image_present(client: docker.DockerClient, base_image: str) -> Itera
 def test_unconfigured_project_gets_a_snapshot_only_when_a_test_asks(
     unconfigured: pytest.Pytester, docker_client: docker.DockerClient, base_image: str
 ) -> None:
-    # The project's name is its folder's, made valid for a tag.
-    name = unconfigured.path.name.lower()
+    # The project's name is its folder's, made valid for a tag, and a hash of its path.
+    name = resolve(unconfigured.path, lambda _: None, lambda _: None, {}).project
+    assert name.startswith(unconfigured.path.name.lower()[:60] + "-")
     ours = {"label": f"dbsnap.project={name}"}
     for image in docker_client.images.list(filters=ours):  # a failed earlier run's
         docker_client.images.remove(image.id, force=True)

@@ -22,7 +22,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.host == "127.0.0.1"
     assert settings.startup_timeout == 60
     assert settings.keep is False
-    assert settings.project == tmp_path.name.lower()
+    assert settings.project.startswith(tmp_path.name.lower() + "-")
 
 
 def test_flag_over_env_over_ini(tmp_path: Path) -> None:
@@ -70,7 +70,20 @@ def test_the_default_project_is_the_rootdir_made_valid(
     tmp_path: Path, folder: str, project: str
 ) -> None:
     rootdir = tmp_path / folder
-    assert resolve(rootdir, lookup({}), lookup({}), {}).project == project
+    name, _, where = resolve(rootdir, lookup({}), lookup({}), {}).project.rpartition("-")
+    assert name == project
+    assert len(where) == 6
+
+
+def test_two_folders_of_one_name_are_two_projects(tmp_path: Path) -> None:
+    """Two repositories called ``backend`` on one daemon never prune each other's."""
+    first = resolve(tmp_path / "a" / "backend", lookup({}), lookup({}), {}).project
+    second = resolve(tmp_path / "b" / "backend", lookup({}), lookup({}), {}).project
+    again = resolve(tmp_path / "a" / "backend", lookup({}), lookup({}), {}).project
+    assert first.startswith("backend-")
+    assert second.startswith("backend-")
+    assert first != second
+    assert first == again
 
 
 @pytest.mark.parametrize("name", ["My Shop/API", "a..b", "a._b", "-a", "a-", "x" * 101])
