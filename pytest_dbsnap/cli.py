@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import pytest
 
 from .docker import LABEL_PREFIX
+from .doctor import examine
 from .errors import ConfigError, DbsnapError, ImageError, SnapshotNotFound
 from .fixtures import STATE
 from .progress import Meter, size_text
@@ -156,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
     save.add_argument("file", type=Path)
     save.add_argument("ref", nargs="?", help="tag or key prefix (default: the current one)")
 
+    commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the daemon, storage, base image, registry, disk and leftovers; each "
+        "problem with its fix",
+    )
+
     load = commands.add_parser(
         "load", parents=[common], help="load snapshots from a file written by save"
     )
@@ -223,12 +231,12 @@ class Command:
         dbsnap = state.session()
         dbsnap.log = self.out.note
         dbsnap.progress = self.out.meter
-        handler: Callable[[Session, argparse.Namespace, Output], None] = HANDLERS[self.args.command]
+        handler = HANDLERS[self.args.command]
         try:
             # A seed hook's print() must not spoil the result on stdout.
             with contextlib.redirect_stdout(sys.stderr):
-                handler(dbsnap, self.args, self.out)
-            self.status = EXIT_OK
+                status = handler(dbsnap, self.args, self.out)
+            self.status = EXIT_OK if status is None else status
         except SnapshotNotFound as exc:
             self.status = self.out.fail(EXIT_NOT_FOUND, str(exc))
         except ConfigError as exc:
@@ -395,7 +403,18 @@ def load(session: Session, args: argparse.Namespace, out: Output) -> None:
     out.result("\n".join(tag for image in images for tag in image.tags), {"snapshots": found})
 
 
-HANDLERS: dict[str, Callable[[Session, argparse.Namespace, Output], None]] = {
+def doctor(session: Session, args: argparse.Namespace, out: Output) -> int:
+    checks = list(examine(session.settings, session.docker))
+    broken = [c for c in checks if c.status == "fail"]
+    out.result(
+        "\n".join(check.line() for check in checks),
+        {"checks": [vars(check) for check in checks], "ok": not broken},
+    )
+    return EXIT_FAILED if broken else EXIT_OK
+
+
+HANDLERS: dict[str, Callable[[Session, argparse.Namespace, Output], int | None]] = {
+    "doctor": doctor,
     "build": build,
     "ls": ls,
     "prune": prune,

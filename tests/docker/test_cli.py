@@ -274,3 +274,48 @@ def test_two_repositories_of_one_folder_name_never_prune_each_other(
             for image in docker_client.images.list(filters={"reference": f"dbsnap/{project}"}):
                 with contextlib.suppress(docker.errors.APIError):
                     docker_client.images.remove(image.id, force=True)
+
+
+def test_doctor_on_a_healthy_daemon_says_ok_line_by_line(project: Project) -> None:
+    seeded_project(project)
+    result = project.dbsnap("doctor")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "ok    daemon: unix:///var/run/docker.sock (*), Docker Engine *",
+            "ok    storage: overlay2: *",
+            "ok    base image: * is here (*)",
+            "skip  registry: no dbsnap_registry configured",
+            "ok    free disk: * GiB free in *",
+            f"ok    dead sessions: no container left by a dead session of {project.name}",
+        ]
+    )
+
+
+def test_doctor_names_what_is_broken_and_how_to_fix_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded_project(project)
+    # A reference on a closed loopback port: nothing here, nothing to pull from.
+    monkeypatch.setenv("DBSNAP_IMAGE", "127.0.0.1:9/nowhere/postgres:17")
+    missing = project.dbsnap("doctor", "--json")
+    assert missing.ret == 1
+    checks = {c["name"]: c for c in as_json(missing)["checks"]}  # type: ignore[attr-defined]
+    assert checks["daemon"]["status"] == "ok"
+    assert checks["base image"]["status"] == "fail"
+    assert checks["base image"]["text"].startswith(
+        "127.0.0.1:9/nowhere/postgres:17 is not here and cannot be pulled ("
+    )
+    assert "images/postgres/build 17" in checks["base image"]["text"]
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    down = project.dbsnap("doctor")
+    assert down.ret == 1
+    down.stdout.fnmatch_lines(
+        [
+            "fail  daemon: cannot reach the Docker daemon at unix:///nonexistent/docker.sock "
+            "(DOCKER_HOST) (No such file or directory); start the Docker engine or set "
+            "DOCKER_HOST to one that runs",
+            "skip  storage: the daemon does not answer",
+        ]
+    )
