@@ -75,10 +75,8 @@ def _read(path: Path) -> dict[str, object]:
 
 def environ_for(daemon: Daemon) -> dict[str, str]:
     """The variables under which docker-py's ``from_env`` reaches ``daemon``."""
-    env = dict(os.environ)
-    if daemon.context:
-        env["DOCKER_HOST"] = daemon.address
-        if daemon.tls:
-            env["DOCKER_CERT_PATH"] = daemon.tls
-            env["DOCKER_TLS_VERIFY"] = "1" if daemon.verify else ""
+    env = {**os.environ, "DOCKER_HOST": daemon.address}
+    if daemon.context and daemon.tls:
+        env["DOCKER_CERT_PATH"] = daemon.tls
+        env["DOCKER_TLS_VERIFY"] = "1" if daemon.verify else ""
     return env

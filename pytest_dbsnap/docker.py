@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import io
+import json
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -129,11 +131,20 @@ class NameTaken(Exception):
     """A container with that name exists already (the daemon said 409)."""
 
 
+def _tag(shown: str) -> str:
+    """A tag as Docker shows it: Podman adds ``localhost/`` or ``docker.io/`` to names
+    that have no registry."""
+    for prefix in ("localhost/", "docker.io/library/", "docker.io/"):
+        if shown.startswith(prefix):
+            return shown[len(prefix) :]
+    return shown
+
+
 def _image_info(attrs: Mapping[str, Any]) -> ImageInfo:
     config = attrs.get("Config") or {}
     return ImageInfo(
         id=str(attrs["Id"]),
-        tags=tuple(t for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
+        tags=tuple(_tag(t) for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
         labels=dict(config.get("Labels") or {}),
         entrypoint=tuple(config.get("Entrypoint") or ()),
         command=tuple(config.get("Cmd") or ()),
@@ -170,6 +181,8 @@ class Docker:
         self.client = client
         self.api = client.api
         self.version = version
+        self.podman = self.server.startswith("Podman")
+        """Podman's Docker-compatible API, which differs here and there (see the calls)."""
         self._volumes: dict[str, dict[str, str]] = {}
 
     @property
@@ -265,7 +278,10 @@ class Docker:
         """Every image that carries all of ``labels``."""
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
         found = []
-        for summary in self.api.images(filters={"label": filters}):
+        # One filter for the daemon (Podman 4 finds nothing for two), the rest here.
+        for summary in self.api.images(filters={"label": filters[:1]}):
+            if not _carries(summary.get("Labels") or {}, labels):
+                continue
             with contextlib.suppress(docker.errors.NotFound):  # removed meanwhile
                 found.append(_image_info(self.api.inspect_image(summary["Id"])))  # type: ignore[no-untyped-call]
         return found
@@ -357,12 +373,16 @@ class Docker:
 
     def load(self, source: BinaryIO, size: int, progress: Progress) -> list[str]:
         """Load a ``docker save`` tar (gzip is fine) from ``source``; the tags it held."""
+        reader: BinaryIO = source
+        if self.podman and source.read(2) == b"\x1f\x8b":  # Podman refuses gzip: unzip here
+            source.seek(0)
+            reader = cast("BinaryIO", gzip.GzipFile(fileobj=source, mode="rb"))
+        else:
+            source.seek(0)
 
         def chunks() -> Iterator[bytes]:
-            read = 0
-            while chunk := source.read(1 << 20):
-                read += len(chunk)
-                progress(read, size)
+            while chunk := reader.read(1 << 20):
+                progress(source.tell(), size)
                 yield chunk
 
         try:
@@ -371,9 +391,10 @@ class Docker:
             for event in events:
                 if "error" in event:
                     raise ImageError(f"docker could not load the archive: {event['error']}")
-                stream = str(event.get("stream", ""))
-                if stream.startswith("Loaded image:"):
-                    tags.append(stream.partition(":")[2].strip())
+                # "Loaded image: a", or Podman's "Loaded image(s): a,b" (several a line).
+                said, colon, names = str(event.get("stream", "")).partition(":")
+                if colon and said.strip() in ("Loaded image", "Loaded image(s)"):
+                    tags += [_tag(name.strip()) for name in names.split(",") if name.strip()]
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageError(f"docker could not load the archive: {_reason(exc)}") from None
         return tags
@@ -417,9 +438,12 @@ class Docker:
                 detach=True,
             )
         except docker.errors.APIError as exc:
-            if exc.status_code == 409:
+            # Podman says 500, with the words.
+            if exc.status_code == 409 or "already in use" in _reason(exc):
                 raise NameTaken(name) from None
-            raise ContainerError(f"cannot create container {name!r}: {_reason(exc)}") from None
+            raise ContainerError(
+                f"cannot create container {name!r}: {_reason(exc)}{_hint(exc)}"
+            ) from None
         return ContainerInfo(id=str(created["Id"]), name=name, labels=dict(labels))
 
     def _volumes_in_memory(self, image: str) -> dict[str, str]:
@@ -442,7 +466,7 @@ class Docker:
             self.api.start(container.id)
         except docker.errors.APIError as exc:
             raise ContainerError(
-                f"container {container.name} did not start: {_reason(exc)}"
+                f"container {container.name} did not start: {_reason(exc)}{_hint(exc)}"
             ) from None
 
     @_translated("reading the ports of container {0}")
@@ -466,8 +490,10 @@ class Docker:
     def status(self, container: ContainerInfo) -> str:
         try:
             attrs = self.api.inspect_container(container.id)
-        except docker.errors.NotFound:
-            return "removed"
+        except docker.errors.APIError as exc:
+            if _gone(exc):
+                return "removed"
+            raise
         return str((attrs.get("State") or {}).get("Status", ""))
 
     def logs_tail(self, container: ContainerInfo, lines: int = 15) -> str:
@@ -516,7 +542,14 @@ class Docker:
         tag: str,
         conf: Mapping[str, Any],
     ) -> ImageInfo:
-        committed = self.api.commit(container.id, repository=repository, tag=tag, conf=dict(conf))
+        if self.podman:  # Podman 4 ignores the config; it applies Dockerfile instructions
+            committed = self.api.commit(
+                container.id, repository=repository, tag=tag, changes=_changes(conf)
+            )
+        else:
+            committed = self.api.commit(
+                container.id, repository=repository, tag=tag, conf=dict(conf)
+            )
         return _image_info(self.api.inspect_image(committed["Id"]))  # type: ignore[no-untyped-call]
 
     @_translated("removing container {0}")
@@ -540,10 +573,8 @@ class Docker:
     def _remove(self, container_id: str) -> None:
         try:
             self.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
         except docker.errors.APIError as exc:
-            if exc.status_code != 409:  # 409: removal already in progress
+            if not _gone(exc) and exc.status_code != 409:  # 409: removal in progress
                 raise
 
     @_translated("starting the session sentinel")
@@ -581,8 +612,7 @@ class Docker:
                 with contextlib.suppress(Exception):
                     self._remove(container_id)
             raise ContainerError(
-                f"cannot start the session sentinel from {image}: {_reason(exc)}; "
-                "dbsnap_image must be an image with `cat` on its PATH"
+                f"cannot start the session sentinel from {image}: {_reason(exc)}{_hint(exc)}"
             ) from None
         return container_id, sock
 
@@ -590,8 +620,10 @@ class Docker:
     def get_container(self, name: str) -> ContainerInfo | None:
         try:
             return _container_info(self.api.inspect_container(name))
-        except docker.errors.NotFound:
-            return None
+        except docker.errors.APIError as exc:
+            if _gone(exc):
+                return None
+            raise
 
     @_translated("listing containers")
     def containers(self, labels: Mapping[str, str | None]) -> list[ContainerInfo]:
@@ -603,6 +635,50 @@ class Docker:
         return [
             _container_info(c) for c in self.api.containers(all=True, filters={"label": filters})
         ]
+
+
+def _carries(found: Mapping[str, str], wanted: Mapping[str, str | None]) -> bool:
+    return all(k in found and (v is None or found[k] == v) for k, v in wanted.items())
+
+
+def _gone(exc: docker.errors.APIError) -> bool:
+    """Whether the container is gone (Podman may say so with a 500 while removing it)."""
+    return exc.status_code == 404 or "no such container" in _reason(exc).lower()
+
+
+def _hint(exc: docker.errors.APIError) -> str:
+    """What to do about an error we recognize; "" for the others (their words say it)."""
+    reason = _reason(exc)
+    if "rlimit" in reason and "not permitted" in reason:
+        return (
+            "; the container runtime may not raise resource limits here (rootful Podman "
+            "without CAP_SYS_RESOURCE): lower them in a containers.conf, "
+            '[containers] default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"], named by '
+            "CONTAINERS_CONF for the Podman service"
+        )
+    if "executable file not found" in reason:
+        return "; the image lacks what the command runs: use an image of the engine it names"
+    return ""
+
+
+def _changes(conf: Mapping[str, Any]) -> list[str]:
+    """``conf`` (labels, environment, command, entrypoint) as Dockerfile instructions.
+
+    For Podman, which takes no config at commit. It reads values as written
+    (no variables, no escapes), so a double quote in a label becomes a single one.
+    """
+    changes = [
+        f'LABEL "{key}"="{str(value).replace(chr(34), chr(39))}"'
+        for key, value in (conf.get("Labels") or {}).items()
+    ]
+    for entry in conf.get("Env") or ():
+        name, _, value = entry.partition("=")
+        changes.append(f'ENV {name}="{value}"')
+    if conf.get("Cmd") is not None:
+        changes.append(f"CMD {json.dumps(list(conf['Cmd']))}")
+    if conf.get("Entrypoint") is not None:
+        changes.append(f"ENTRYPOINT {json.dumps(list(conf['Entrypoint']))}")
+    return changes
 
 
 def _split(ref: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import os
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DbsnapError, SeedError
+from ..errors import ContainerError, DbsnapError, SeedError
 from . import Client, Launch, Sealed
 from .lifecycle import (
     SEED_PASSWORD,
@@ -230,6 +230,13 @@ class PostgresEngine:
                 with psycopg.connect(database.dsn, connect_timeout=3, autocommit=True) as conn:
                     conn.execute("SELECT 1")
             except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) and "authentication" in str(exc):
+                    # The server is up, and says no: waiting will not change its mind.
+                    raise ContainerError(
+                        f"container {container.name} refused {database.user}'s password "
+                        f"({_first_line(exc)}); if the snapshot was made by an older "
+                        "pytest-dbsnap or another tool, rebuild it (--dbsnap-rebuild)"
+                    ) from None
                 return _first_line(exc) if str(exc).strip() else repr(exc)
             return ""
 

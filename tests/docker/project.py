@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -84,6 +85,11 @@ class Project:
         built = self.client.images.list(filters={"label": f"dbsnap.project={self.name}"})
         tagged = self.client.images.list(filters={"reference": f"dbsnap/{self.name}:*"})
         return list({image.id: image for image in [*built, *tagged]}.values())
+
+    @staticmethod
+    def tags(image: Image) -> list[str]:
+        """An image's tags as Docker shows them (Podman adds ``docker.io/``, ``localhost/``)."""
+        return [re.sub(r"^(localhost/|docker\.io/library/|docker\.io/)", "", t) for t in image.tags]
 
     def containers(self) -> list[str]:
         found = self.client.containers.list(

@@ -104,7 +104,7 @@ def test_prune_keeps_the_current_snapshot_and_removes_what_dead_sessions_left(
         data = as_json(pruned)
         assert sorted(data["removed_snapshots"]) == sorted(tags[:2])  # type: ignore[arg-type]
         assert data["removed_containers"] == []
-        assert [image.tags for image in project.images()] == [[tags[2]]]
+        assert [project.tags(image) for image in project.images()] == [[tags[2]]]
         other.reload()  # another project's container is not ours to touch
     finally:
         other.remove(force=True, v=True)

@@ -6,11 +6,13 @@ a state), never left to timing, against the real daemon and real sessions.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import docker
 import pytest
 
+from pytest_dbsnap.daemon import locate
 from pytest_dbsnap.docker import ContainerInfo, Docker
 from pytest_dbsnap.reaper import Sentinel, reap
 
@@ -107,7 +109,7 @@ def test_the_reaper_spares_a_session_that_starts_while_it_lists(
 ) -> None:
     """A session's sentinel and first container both appear between the
     reaper's two list calls."""
-    ours = Docker(docker.from_env())
+    ours = Docker.connect(locate(os.environ))
     labels = {"dbsnap.project": project.name, "dbsnap.session": uuid.uuid4().hex[:12]}
     started: list[object] = []
     real_list = ours.containers

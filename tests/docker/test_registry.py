@@ -33,7 +33,7 @@ def test_a_pushed_snapshot_is_pulled_by_the_next_machine_which_seeds_nothing(
     [built] = project.images()
     key = built.labels["dbsnap.key"]
     # What the registry holds is the key's tag; locally only dbsnap/<project> stays.
-    assert built.tags == [f"dbsnap/{project.name}:{key[:12]}"]
+    assert project.tags(built) == [f"dbsnap/{project.name}:{key[:12]}"]
     forget_local_snapshots(project)
 
     shard = project.run("-n", "2")
@@ -53,7 +53,7 @@ def test_a_pushed_snapshot_is_pulled_by_the_next_machine_which_seeds_nothing(
     assert project.seed_runs() == 1
     [pulled] = project.images()
     assert pulled.id == built.id
-    assert pulled.tags == [f"dbsnap/{project.name}:{key[:12]}"]
+    assert project.tags(pulled) == [f"dbsnap/{project.name}:{key[:12]}"]
 
     # Found locally now: no registry round trip.
     again = project.run()

@@ -45,7 +45,7 @@ def test_first_run_builds_and_second_run_seeds_nothing(project: Project) -> None
     labels = image.labels
     assert labels["dbsnap.kind"] == "snapshot"
     assert len(labels["dbsnap.key"]) == 64
-    assert image.tags == [f"dbsnap/{project.name}:{labels['dbsnap.key'][:12]}"]
+    assert project.tags(image) == [f"dbsnap/{project.name}:{labels['dbsnap.key'][:12]}"]
     assert labels["dbsnap.inputs"].startswith("sql: db/01_schema.sql; command: echo run")
     # The seeding container's ownership must not leak into the image.
     assert labels["dbsnap.session"] == ""
@@ -259,7 +259,7 @@ def test_a_snapshot_is_found_by_its_key_under_another_project_name(
     assert project.seed_runs() == 1
     [image] = project.images()
     key = image.labels["dbsnap.key"][:12]
-    assert sorted(image.tags) == [
+    assert sorted(project.tags(image)) == [
         f"dbsnap/{project.name}-copy:{key}",
         f"dbsnap/{project.name}:{key}",
     ]
