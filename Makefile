@@ -2,11 +2,12 @@
 #   make example   the shop example at -n 2 (run it twice: the second says "cache hit")
 #   make test      this project's whole test suite (README's test command)
 #   make lint      ruff and mypy
+#   make test-podman  a subset of the suite on rootful Podman
 # Each sets up what it needs first (scripts/setup): a virtualenv in .venv, a
 # Docker engine when none answers, the offline base images when the official
 # ones cannot be pulled.
 
-.PHONY: example test lint
+.PHONY: example test test-podman lint
 
 example:
 	@scripts/setup venv xdist,binary
@@ -20,6 +21,22 @@ test:
 	@scripts/setup images
 	@if [ "$$(id -u)" = 0 ]; then scripts/setup registry && export DBSNAP_TEST_REGISTRY=127.0.0.1:5000; fi; \
 		.venv/bin/python -m pytest -ra
+
+# The core, per-test databases, crash tests and the CLI on rootful Podman's
+# Docker-compatible service (scripts/setup podman), base images moved in.
+PODMAN_TESTS = tests/docker/test_snapshot.py tests/docker/test_pristine.py \
+	tests/docker/test_crashes.py tests/docker/test_podman.py \
+	"tests/docker/test_cli.py::test_build_then_pytest_seeds_nothing_and_ls_marks_the_current_snapshot" \
+	"tests/docker/test_cli.py::test_prune_keeps_the_current_snapshot_and_removes_what_dead_sessions_left" \
+	"tests/docker/test_cli.py::test_exit_statuses_and_one_line_errors" \
+	"tests/docker/test_cli.py::test_doctor_on_a_healthy_daemon_says_ok_line_by_line"
+
+test-podman:
+	@scripts/setup venv dev
+	@scripts/setup engine
+	@scripts/setup images
+	@host="$$(scripts/setup podman)" && DOCKER_HOST="$$host" \
+		CONTAINERS_CONF=/etc/dbsnap-podman/containers.conf .venv/bin/python -m pytest -ra $(PODMAN_TESTS)
 
 lint:
 	@scripts/setup venv dev

@@ -433,7 +433,7 @@ class Docker:
                 environment=dict(environment or {}),
                 command=list(command) if command is not None else None,
                 entrypoint=list(entrypoint) if entrypoint is not None else None,
-                ports=[f"{port}/tcp" for port in published],
+                ports=list(published),
                 host_config=host_config,
                 detach=True,
             )

@@ -49,6 +49,9 @@ def test_first_run_builds_and_second_run_seeds_nothing(project: Project) -> None
     assert labels["dbsnap.inputs"].startswith("sql: db/01_schema.sql; command: echo run")
     # The seeding container's ownership must not leak into the image.
     assert labels["dbsnap.session"] == ""
+    # Nor what its creation added: the image exposes what the base does (a
+    # bogus entry here stops Podman from creating containers of it).
+    assert image.attrs["Config"]["ExposedPorts"] == {"5432/tcp": {}}
 
 
 def test_xdist_builds_once_and_starts_one_container_per_worker(project: Project) -> None:
