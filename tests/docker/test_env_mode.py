@@ -236,3 +236,54 @@ def test_a_worker_that_dies_leaves_no_container(project: Project) -> None:
     result = project.run("-n", "2", "-p", "no:randomly", "--max-worker-restart", "0")
     result.stdout.fnmatch_lines(["*worker gw1 crashed*"])
     # The project fixture fails this test if any container of the project is left.
+
+
+READ_ONLY_THEN_A_WRITE = """
+import pytest
+from app import db
+
+@pytest.mark.parametrize("n", range(4))
+def test_reads(n):
+    assert len(db.names()) == 20
+
+def test_zz_writes():
+    db.add("written")
+
+def test_zzz_finds_the_seed():
+    assert len(db.names()) == 20
+"""
+
+
+def test_a_unit_that_wrote_nothing_keeps_its_database(project: Project) -> None:
+    """Only the write is followed by a replacement; the project's hook runs at every
+    unit's end all the same."""
+    env_project(project, "function")
+    project.write("tests/test_app.py", READ_ONLY_THEN_A_WRITE)
+    result = project.run("-p", "no:xdist", "-p", "no:randomly")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "pristine databases: * copies made, 4 handed out again untouched",
+            "the database behind dbsnap_env: replaced by a ready copy 1 time(s)",
+        ]
+    )
+    assert len((project.path / "resets-main.txt").read_text().split()) == 5
+
+
+def test_with_docker_unreachable_dbsnap_env_is_a_usage_error(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project that asks for its address before its conftests has said it needs
+    Docker: no test can run without it."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    env_project(project, "function")
+    project.write("tests/test_app.py", FUNCTION_TESTS)
+    for args in (["-p", "no:xdist"], ["-n", "2"]):
+        result = project.run(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(
+            [
+                "ERROR: dbsnap_env: cannot reach the Docker daemon at "
+                "unix:///nonexistent/docker.sock (DOCKER_HOST) (No such file or directory); *"
+            ]
+        )

@@ -140,3 +140,41 @@ def test_the_reaper_spares_a_session_that_starts_while_it_lists(
             elif isinstance(thing, ContainerInfo):
                 ours.remove(thing)
         ours.close()
+
+
+# Between two tests, once the pool's thread has handled what the first gave
+# back, the pool holds no more ready copies than its size: an untouched copy
+# handed back to a full pool is dropped, not queued.
+POOL_STAYS_IN_ITS_SIZE = """
+import time
+import pytest
+
+@pytest.fixture(autouse=True)
+def pool_within_its_size(request, _dbsnap_server):
+    yield  # torn down after dbsnap_db gave its copy back
+    pool = _dbsnap_server.clone_pool()
+    time.sleep(0.4)  # the thread inspects the copy given back
+    seen.append(pool.ready)
+    assert pool.ready <= 2, f"{pool.ready} ready copies in a pool of 2"
+
+seen = []
+
+@pytest.mark.parametrize("n", range(6))
+def test_reads_and_waits_for_the_pool_to_fill(n, dbsnap_conn, _dbsnap_server):
+    assert dbsnap_conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    dbsnap_conn.rollback()
+    deadline = time.monotonic() + 30
+    while _dbsnap_server.clone_pool().ready < 2:  # full while this test holds one
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+def test_zz_the_pool_was_full_between_tests():
+    assert max(seen) == 2
+"""
+
+
+def test_a_full_pool_never_grows_past_its_size_with_reused_copies(project: Project) -> None:
+    project.write("db/seed.sql", SEED)
+    project.ini(seed="db/seed.sql", pool_size="2")
+    project.write("test_pool.py", POOL_STAYS_IN_ITS_SIZE)
+    project.run("-p", "no:xdist").assert_outcomes(passed=7)
