@@ -272,3 +272,53 @@ def test_a_worker_container_that_fails_to_start_fails_every_test_with_one_line_a
     )
     # Tried once: the later tests fail fast with the remembered line.
     assert (project.path / "calls.txt").read_text().count("call") == 1
+
+
+# Injected: a docker-py call that fails whatever it is given (a list, a create).
+FAILING_API = """
+import docker.errors
+import requests.exceptions
+from docker.api.client import APIClient
+
+real = getattr(APIClient, {method!r})
+
+def failing(self, *args, **kwargs):
+    if {when}:
+        raise {exception}
+    return real(self, *args, **kwargs)
+
+setattr(APIClient, {method!r}, failing)
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "when", "exception", "expected"),
+    [
+        (
+            "containers",
+            "True",
+            'requests.exceptions.ConnectionError("Connection aborted.")',
+            "listing containers: the Docker daemon did not answer (Connection aborted.); check "
+            "that it runs (`docker info`) and run again",
+        ),
+        (
+            "create_container",
+            'str(kwargs.get("name", "")).startswith("dbsnap-seed-")',
+            'docker.errors.APIError("500 Server Error", explanation="no space left on device")',
+            "cannot create container 'dbsnap-seed-*': no space left on device",
+        ),
+    ],
+    ids=["list", "create"],
+)
+def test_docker_errors_in_listing_and_creating_are_one_line(
+    project: Project, method: str, when: str, exception: str, expected: str
+) -> None:
+    project.write("db/01_schema.sql", GOOD)
+    project.ini(seed="db/01_schema.sql")
+    project.write("conftest.py", FAILING_API.format(method=method, when=when, exception=exception))
+    project.write("test_db.py", TEST)
+    result = project.run("-p", "no:xdist")
+    project.assert_database_error(result, expected, passed=1)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str()
+    assert project.images() == []
