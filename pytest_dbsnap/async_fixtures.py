@@ -54,7 +54,7 @@ def _runner(request: pytest.FixtureRequest) -> str:
         name = backend[0] if isinstance(backend, tuple) else backend
         if name != "asyncio":
             pytest.fail(
-                f"{request.fixturename} on {node.nodeid}: psycopg and asyncpg run on asyncio, "
+                f"{request.fixturename} on {node.nodeid}: its drivers run on asyncio, "
                 f"not {name}; parametrize anyio_backend with 'asyncio'",
                 pytrace=False,
             )
@@ -68,10 +68,19 @@ def _runner(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def dbsnap_aconn(request: pytest.FixtureRequest, dbsnap_db: Database) -> Any:
-    """A psycopg ``AsyncConnection`` to this test's pristine database, closed after it.
+    """An async connection to this test's pristine database (psycopg's
+    ``AsyncConnection``, for PostgreSQL), closed after it.
 
     For async tests of pytest-asyncio (any loop scope) or anyio (asyncio backend).
     """
+    from .engines import client
+
+    if not client(dbsnap_db.engine).async_connection:
+        pytest.fail(
+            f"dbsnap_aconn has no driver for {dbsnap_db.engine}: use dbsnap_async_engine, or "
+            "your async driver on dbsnap_db.host, .port, .user, .password",
+            pytrace=False,
+        )
     return request.getfixturevalue(twin_name("dbsnap_aconn", _runner(request)))
 
 
@@ -79,9 +88,17 @@ def dbsnap_aconn(request: pytest.FixtureRequest, dbsnap_db: Database) -> Any:
 def dbsnap_async_engine(request: pytest.FixtureRequest, dbsnap_db: Database) -> Any:
     """A SQLAlchemy ``AsyncEngine`` on this test's pristine database, disposed of after it.
 
-    ``postgresql+asyncpg://`` when asyncpg is installed, else psycopg's async
-    driver (``postgresql+psycopg://``); needs ``sqlalchemy[asyncio]``.
+    The first async driver of its engine that is installed: for PostgreSQL
+    ``postgresql+asyncpg://``, else psycopg's (``postgresql+psycopg://``); for
+    MariaDB asyncmy, else aiomysql. Needs ``sqlalchemy[asyncio]``.
     """
+    from .errors import ConfigError
+    from .integrations.sqlalchemy import async_driver
+
+    try:
+        async_driver(dbsnap_db)
+    except ConfigError as exc:
+        pytest.fail(f"dbsnap: {exc}", pytrace=False)
     return request.getfixturevalue(twin_name("dbsnap_async_engine", _runner(request)))
 
 

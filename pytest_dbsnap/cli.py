@@ -264,12 +264,14 @@ def build(session: Session, args: argparse.Namespace, out: Output) -> None:
         target = identify(docker, settings, session.plan())
         ref = remote_ref(registry, target.key)
         if not snapshots_of(docker, target.key):
-            if docker.in_registry(ref):
+            there = docker.in_registry(ref)  # None: this daemon cannot ask (Podman)
+            if there:
                 out.note(f"{ref} is in the registry already; nothing built, pulled or pushed")
                 data = {"tag": target.tag, "key": target.key, "built": False, "in_registry": ref}
                 out.result(target.tag, data)
                 return
-            settings = settings.replace(registry="")  # not there: no use pulling
+            if there is False:
+                settings = settings.replace(registry="")  # not there: no use pulling
     session.settings = settings
     snapshot = session.ensure_snapshot()
     pushed = ""

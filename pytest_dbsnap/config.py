@@ -70,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
         "seed_command",
         "str",
         "",
-        "shell command run after the SQL files, with DATABASE_URL and PG* set",
+        "shell command run after the SQL files, with DATABASE_URL and PG* (MariaDB: MYSQL_*) set",
     ),
     Setting("cache_key", "str", "", "extra text that invalidates the snapshot when it changes"),
     Setting("watch", "list", "", "globs of further files whose contents invalidate the snapshot"),

@@ -50,14 +50,15 @@ def locate(environ: Mapping[str, str]) -> Daemon:
         endpoints = meta.get("Endpoints")
         endpoint = endpoints.get("docker") if isinstance(endpoints, dict) else None
         endpoint = endpoint if isinstance(endpoint, dict) else {}
-        if endpoint.get("Host"):
-            tls = config_dir / "contexts" / "tls" / digest / "docker"
-            return Daemon(
-                str(endpoint["Host"]),
-                name,
-                tls=str(tls) if tls.is_dir() else "",
-                verify=not endpoint.get("SkipTLSVerify"),
-            )
+        if not endpoint.get("Host"):
+            return Daemon("", name)  # the CLI refuses it too: connecting says so
+        tls = config_dir / "contexts" / "tls" / digest / "docker"
+        return Daemon(
+            str(endpoint["Host"]),
+            name,
+            tls=str(tls) if tls.is_dir() else "",
+            verify=not endpoint.get("SkipTLSVerify"),
+        )
     return Daemon(LOCAL)
 
 

@@ -131,20 +131,20 @@ class NameTaken(Exception):
     """A container with that name exists already (the daemon said 409)."""
 
 
-def _tag(shown: str) -> str:
+def _tag(shown: str, podman: bool) -> str:
     """A tag as Docker shows it: Podman adds ``localhost/`` or ``docker.io/`` to names
     that have no registry."""
-    for prefix in ("localhost/", "docker.io/library/", "docker.io/"):
+    for prefix in ("localhost/", "docker.io/library/", "docker.io/") if podman else ():
         if shown.startswith(prefix):
             return shown[len(prefix) :]
     return shown
 
 
-def _image_info(attrs: Mapping[str, Any]) -> ImageInfo:
+def _image_info(attrs: Mapping[str, Any], podman: bool) -> ImageInfo:
     config = attrs.get("Config") or {}
     return ImageInfo(
         id=str(attrs["Id"]),
-        tags=tuple(_tag(t) for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
+        tags=tuple(_tag(t, podman) for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
         labels=dict(config.get("Labels") or {}),
         entrypoint=tuple(config.get("Entrypoint") or ()),
         command=tuple(config.get("Cmd") or ()),
@@ -199,6 +199,11 @@ class Docker:
     def connect(cls, daemon: Daemon) -> Docker:
         """Connect to ``daemon`` (see :func:`~pytest_dbsnap.daemon.locate`) and ask its
         version (which proves it answers)."""
+        if not daemon.address:
+            raise DockerUnavailableError(
+                f"the Docker context {daemon.context!r} (DOCKER_CONTEXT, or `docker context "
+                "use`) is not known here; `docker context ls` lists the known ones"
+            )
         try:
             client = docker.from_env(environment=environ_for(daemon))
             version = client.api.version()
@@ -216,16 +221,20 @@ class Docker:
         self.client.close()
 
     @_translated("asking the Docker daemon about its machine")
+    def info(self) -> dict[str, Any]:
+        """What the daemon says of itself and its machine (``docker info``)."""
+        return dict(self.api.info())
+
     def memory_total(self) -> int:
         """Bytes of memory of the Docker host (0 when it does not say)."""
-        return int(self.api.info().get("MemTotal") or 0)
+        return int(self.info().get("MemTotal") or 0)
 
     # Images -----------------------------------------------------------------
 
     @_translated("looking up image {0}")
     def find_image(self, ref: str) -> ImageInfo | None:
         try:
-            return _image_info(self.api.inspect_image(ref))  # type: ignore[no-untyped-call]
+            return _image_info(self.api.inspect_image(ref), self.podman)  # type: ignore[no-untyped-call]
         except docker.errors.NotFound:
             return None
 
@@ -235,9 +244,8 @@ class Docker:
         image = self.find_image(ref)
         if image is not None:
             return image
-        repository, tag = _split(ref)
         try:
-            self.api.pull(repository, tag or "latest")
+            self.api.pull(ref)  # docker-py splits a tag or a digest off itself
             found = self.find_image(ref)
         except docker.errors.DockerException as exc:
             raise ImageError(
@@ -283,7 +291,7 @@ class Docker:
             if not _carries(summary.get("Labels") or {}, labels):
                 continue
             with contextlib.suppress(docker.errors.NotFound):  # removed meanwhile
-                found.append(_image_info(self.api.inspect_image(summary["Id"])))  # type: ignore[no-untyped-call]
+                found.append(_image_info(self.api.inspect_image(summary["Id"]), self.podman))  # type: ignore[no-untyped-call]
         return found
 
     @_translated("tagging image {0} as {1}")
@@ -295,8 +303,11 @@ class Docker:
         """Pull ``ref`` (repository:tag); :class:`SnapshotNotFound` when the registry lacks it."""
         self._transfer("pull", ref, progress)
 
-    def in_registry(self, ref: str) -> bool:
-        """Whether the registry has ``ref``, asked without pulling it."""
+    def in_registry(self, ref: str) -> bool | None:
+        """Whether the registry has ``ref``, asked without pulling it; ``None`` when the
+        daemon cannot ask (Podman's API has no ``/distribution``)."""
+        if self.podman:
+            return None
         try:
             self.api.inspect_distribution(ref)  # type: ignore[no-untyped-call]
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -394,7 +405,7 @@ class Docker:
                 # "Loaded image: a", or Podman's "Loaded image(s): a,b" (several a line).
                 said, colon, names = str(event.get("stream", "")).partition(":")
                 if colon and said.strip() in ("Loaded image", "Loaded image(s)"):
-                    tags += [_tag(name.strip()) for name in names.split(",") if name.strip()]
+                    tags += [_tag(n.strip(), self.podman) for n in names.split(",") if n.strip()]
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageError(f"docker could not load the archive: {_reason(exc)}") from None
         return tags
@@ -517,7 +528,10 @@ class Docker:
         )
         output: bytes = self.api.exec_start(started["Id"]) or b""
         exit_code = self.api.exec_inspect(started["Id"]).get("ExitCode")
-        return ExecResult(int(exit_code or 0), output.decode(errors="replace"))
+        # An exit code the daemon does not know is no success.
+        return ExecResult(
+            -1 if exit_code is None else int(exit_code), output.decode("utf-8", "replace")
+        )
 
     @_translated("copying {1} into container {0}")
     def put_file(self, container: ContainerInfo, path: str, data: bytes, *, owner: int = 0) -> None:
@@ -550,7 +564,7 @@ class Docker:
             committed = self.api.commit(
                 container.id, repository=repository, tag=tag, conf=dict(conf)
             )
-        return _image_info(self.api.inspect_image(committed["Id"]))  # type: ignore[no-untyped-call]
+        return _image_info(self.api.inspect_image(committed["Id"]), self.podman)  # type: ignore[no-untyped-call]
 
     @_translated("removing container {0}")
     def remove(self, container: ContainerInfo) -> None:

@@ -40,7 +40,7 @@ def examine(settings: Settings, connect: Callable[[], Docker]) -> Iterator[Check
         for name in ("storage", "base image", "registry", "free disk", "dead sessions"):
             yield Check(name, "skip", "the daemon does not answer")
         return
-    info = docker.api.info()
+    info = docker.info()
     yield Check("daemon", "ok", f"{settings.daemon.describe()}, {docker.server}")
     yield _storage(str(info.get("Driver", "?")))
     yield _base_image(docker, settings)
@@ -66,19 +66,24 @@ def _base_image(docker: Docker, settings: Settings) -> Check:
     if image is not None:
         return Check("base image", "ok", f"{ref} is here ({image.id[7:19]})")
     try:
-        pullable = docker.in_registry(ref)
+        pullable, why = docker.in_registry(ref), "its registry does not have it"
     except DbsnapError as exc:
         pullable, why = False, str(exc)
-    else:
-        why = "its registry does not have it"
+    if pullable is None:
+        return Check(
+            "base image",
+            "warn",
+            f"{ref} is not here, and this daemon cannot tell whether it can be pulled "
+            f"without pulling it; pull it now ({docker.server})",
+        )
     if pullable:
         return Check("base image", "ok", f"{ref} is not here; it will be pulled at the first run")
     return Check(
         "base image",
         "fail",
-        f"{ref} is not here and cannot be pulled ({why}); pull or build it (offline: "
-        "images/postgres/build 17 or images/mariadb/build), or set dbsnap_image to an image "
-        "you have",
+        f"{ref} is not here and cannot be pulled ({why}); pull it, build it, or set "
+        "dbsnap_image to an image you have (offline, pytest-dbsnap's repository builds "
+        "PostgreSQL and MariaDB images from Debian's packages: images/*/build)",
     )
 
 
@@ -87,11 +92,15 @@ def _registry(docker: Docker, settings: Settings) -> Check:
         return Check("registry", "skip", "no dbsnap_registry configured")
     probe = remote_ref(settings.registry, "0" * 12)
     try:
-        docker.in_registry(probe)
+        answered = docker.in_registry(probe)
     except SnapshotNotFound:
-        pass
+        answered = False
     except DbsnapError as exc:
         return Check("registry", "fail", str(exc))
+    if answered is None:
+        return Check(
+            "registry", "skip", f"{docker.server} cannot ask a registry without pulling from it"
+        )
     return Check("registry", "ok", f"{settings.registry} answers, and lets us in")
 
 

@@ -132,8 +132,8 @@ def dbsnap_worker(_dbsnap_server: Server) -> Database:
 
     Every test in the same worker shares it, so committed writes are seen by
     later tests of that worker; a test in another worker never sees them. Has
-    ``host``, ``port``, ``user``, ``password``, ``dbname``, ``dsn`` (libpq
-    conninfo) and ``url`` (``postgresql://``, for SQLAlchemy).
+    ``host``, ``port``, ``user``, ``password``, ``dbname``, ``dsn``, ``url``
+    and ``url_for(driver)`` (see :class:`~pytest_dbsnap.database.Database`).
     """
     return _or_fail(_dbsnap_server.worker_database)
 
@@ -231,8 +231,9 @@ def dbsnap_dsn(dbsnap_db: Database) -> str:
 
 @pytest.fixture
 def dbsnap_engine(dbsnap_db: Database) -> Iterator[Any]:
-    """A SQLAlchemy ``Engine`` on this test's pristine database (``postgresql+psycopg``),
-    disposed of after it. Needs SQLAlchemy (``pytest-dbsnap[sqlalchemy]``)."""
+    """A SQLAlchemy ``Engine`` on this test's pristine database, with its engine's
+    usual driver (``postgresql+psycopg``, ``mysql+pymysql``), disposed of after it.
+    Needs SQLAlchemy (``pytest-dbsnap[sqlalchemy]``)."""
     from .integrations.sqlalchemy import engine_for
 
     engine = engine_for(dbsnap_db)

@@ -18,7 +18,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .database import Database
 
-# Bump when the snapshot's layout changes (PGDATA location, labels, cleanup),
+# Bump when the snapshot's layout changes (data folder, labels, cleanup),
 # so that snapshots made by an older plugin are not reused.
 # 2: no password in the image; 3: the cluster's and the database's sizes in labels.
 SNAPSHOT_FORMAT = "3"
@@ -29,7 +29,7 @@ _GLOB_CHARS = frozenset("*?[")
 
 @dataclass(frozen=True)
 class SqlFile:
-    """A SQL file applied with psql inside the seeding container.
+    """A SQL file applied with the engine's client (psql, mariadb) in the seeding container.
 
     ``content`` is read once: the cache key hashes it and the seed applies it,
     so a file that changes meanwhile cannot give a snapshot another key's data.

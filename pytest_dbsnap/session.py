@@ -117,10 +117,6 @@ class Session:
         if self._failure is None:
             self._failure = error
 
-    @property
-    def failure(self) -> DbsnapError | None:
-        return self._failure
-
     def remembering(self, make: Callable[[], T]) -> T:
         """``make()``; its error is remembered, and raised again by every later call."""
         if self._failure is not None:
@@ -202,9 +198,10 @@ class Session:
         sentinel, self.sentinel = self.sentinel, None
         if sentinel is not None:
             if self.settings.keep:
-                jobs.append(
-                    lambda: mark_kept(self.docker(), self.settings.image, self.labels, self.role)
-                )
+                # From an image that is surely here (a base pinned by digest may have
+                # no name left on this host).
+                image = self.snapshot.image_id if self.snapshot else self.settings.image
+                jobs.append(lambda: mark_kept(self.docker(), image, self.labels, self.role))
             elif self.role == "main":
                 # Containers of workers (and of workers that died without cleaning
                 # up). A worker that keeps its own sentinel leaves this to the

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from . import app_env
 from .database import Database
 from .docker import LABEL_PREFIX, NameTaken, Progress
-from .engines import choose, named
+from .engines import choose, client, named
 from .errors import (
     DbsnapError,
     ImageError,
@@ -239,7 +239,8 @@ def _build_once(
 ) -> Snapshot:
     """Build the snapshot unless another process is building it; then wait for theirs."""
     tag, key = target.tag, target.key
-    lock_name = f"dbsnap-seed-{settings.project}-{key[:12]}"
+    # By key only: checkouts of one repository (each its own project) share it.
+    lock_name = f"dbsnap-seed-{key[:12]}"
     deadline = time.monotonic() + settings.lock_timeout
     waited = False
     while True:
@@ -405,10 +406,11 @@ def command_environment(database: Database) -> dict[str, str]:
 
     This interpreter's ``bin`` comes first on ``PATH``, so ``python`` and
     ``alembic`` are the virtualenv's even when pytest was started as
-    ``venv/bin/pytest`` without activating it; the host's own ``PG*``
-    variables (``PGSSLMODE``, ``PGSERVICE``...) would redirect it, so they go.
+    ``venv/bin/pytest`` without activating it; the host's own variables of the
+    engine's tools (``PGSSLMODE``, ``MYSQL_HOST``...) would redirect it, so they go.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    stray = client(database.engine).stray_variables
+    env = {k: v for k, v in os.environ.items() if not k.startswith(stray)}
     # Not resolved: a virtualenv's python is a link to the base interpreter.
     bindir = os.path.dirname(sys.executable)
     rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != bindir]

@@ -18,7 +18,7 @@ Importing this package imports no driver and no Docker SDK.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,10 +60,15 @@ class Client(Protocol):
     scheme: str
     """The URL scheme without a driver (``postgresql``, ``mysql``)."""
     sync_driver: str
-    """The SQLAlchemy driver of ``dbsnap_engine`` (``psycopg``, ``pymysql``)."""
+    """The SQLAlchemy driver of the ``dbsnap_engine`` fixture (``psycopg``, ``pymysql``)."""
     async_drivers: tuple[str, ...]
     """The async SQLAlchemy drivers of ``dbsnap_async_engine``, the first one installed
     wins (each is also its module's name)."""
+    async_connection: bool
+    """Whether :meth:`connect_async` gives a connection (``dbsnap_aconn``)."""
+    stray_variables: tuple[str, ...]
+    """Prefixes of the host's variables that would redirect the engine's tools (``PG``):
+    the seed command runs without them."""
 
     def dsn(self, database: Database) -> str: ...
 
@@ -191,6 +196,7 @@ class Engine(Protocol):
         ...
 
 
+@functools.cache
 def _engines() -> tuple[Engine, ...]:
     from .mariadb import MariaDBEngine
     from .postgres import PostgresEngine
@@ -267,8 +273,3 @@ def choose(image: ImageInfo, ref: str, setting: str) -> Engine:
         engine = found[0]
     engine.check_image(image, ref)
     return engine
-
-
-def env_of(image: ImageInfo) -> Mapping[str, str]:
-    """An image's environment as a mapping."""
-    return dict(entry.partition("=")[::2] for entry in image.env)

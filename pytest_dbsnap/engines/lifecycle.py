@@ -1,4 +1,5 @@
-"""What every engine does alike with a server in a container: wait for it, stop it for good.
+"""What every engine does alike with a server in a container: keep it across its clean
+stop, wait for it, copy its data folder to RAM, refuse volumes over it.
 
 Knows no engine: each passes its own attempt, title and paths.
 """
@@ -7,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerError, ImageError
+from ..errors import ContainerError, DbsnapError, ImageError
 
 if TYPE_CHECKING:
-    from ..docker import ContainerInfo, Docker, ImageInfo
+    from ..docker import ContainerInfo, Docker, ExecResult, ImageInfo
 
 STOPPING = "/tmp/dbsnap-stopping"
 """Created before a clean stop, so that :func:`keepalive` keeps the container."""
@@ -61,11 +62,67 @@ def until_ready(
         delay = min(delay * 1.5, longest)
 
 
-def in_ram(entrypoint: Sequence[str], image_dir: str, ram_dir: str) -> list[str]:
-    """An entrypoint that copies the snapshot's data folder ``image_dir`` into the tmpfs
-    folder ``ram_dir``, then runs ``entrypoint`` there (every write at memory speed)."""
+def in_ram(
+    entrypoint: Sequence[str], image_dir: str, ram_bytes: int, name: str
+) -> tuple[list[str], str, dict[str, str]]:
+    """A data folder in RAM: an entrypoint that copies the snapshot's ``image_dir`` into
+    a tmpfs of ``ram_bytes``, then runs ``entrypoint``; the folder (``name`` in the
+    tmpfs) and the tmpfs mount. Every copy and every write is then a memory copy."""
+    mount = f"{image_dir}-ram"
+    folder = f"{mount}/{name}"
     copy = 'cp -a "$1" "$2" && shift 2 && exec "$@"'
-    return ["/bin/sh", "-c", copy, "dbsnap-ram", image_dir, ram_dir, *entrypoint]
+    return (
+        ["/bin/sh", "-c", copy, "dbsnap-ram", image_dir, folder, *entrypoint],
+        folder,
+        # mode 1777: entrypoints that drop to the server's user copy into it too.
+        {mount: f"size={ram_bytes},mode=1777"},
+    )
+
+
+def seed_file(index: int) -> str:
+    """Where the ``index``-th seed file is copied in the seeding container."""
+    return f"/tmp/dbsnap-seed-{index:04d}.sql"
+
+
+def run_seed_file(
+    docker: Docker,
+    container: ContainerInfo,
+    content: bytes,
+    index: int,
+    command: Sequence[str],
+    **options: Any,
+) -> ExecResult:
+    """Copy a seed file in (at :func:`seed_file`), run ``command`` on it, remove it."""
+    inside = seed_file(index)
+    docker.put_file(container, inside, content)
+    try:
+        return docker.exec(container, command, **options)
+    finally:
+        docker.exec(container, ["rm", "-f", inside])
+
+
+def retry_until_done(
+    docker: Docker,
+    container: ContainerInfo,
+    timeout: float,
+    run: Callable[[], ExecResult],
+    *,
+    title: str,
+    tool: str,
+) -> None:
+    """Run a command in a container just started until it succeeds (the server takes
+    connections on its socket), as :func:`until_ready` waits."""
+
+    def attempt() -> str:
+        try:
+            result = run()
+        except DbsnapError as exc:  # it stopped meanwhile: the wait says why
+            return str(exc)
+        if result.exit_code == 0:
+            return ""
+        return result.output.strip()[-200:] or f"{tool} exited with {result.exit_code}"
+
+    until_ready(docker, container, timeout, attempt, title=title, delay=0.02, longest=0.25)
 
 
 def refuse_volumes_over(image: ImageInfo, ref: str, data_dir: str) -> None:

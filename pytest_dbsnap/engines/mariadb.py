@@ -13,11 +13,12 @@ No driver is imported here until a connection is made (PyMySQL, the
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
 import socket
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, DbsnapError, SeedError
+from ..errors import ConfigError, ImageError, SeedError
 from . import Client, Launch, Sealed
 from .lifecycle import (
     SEED_PASSWORD,
@@ -26,9 +27,13 @@ from .lifecycle import (
     in_ram,
     keepalive,
     refuse_volumes_over,
+    retry_until_done,
+    run_seed_file,
+    seed_file,
     until_ready,
 )
-from .mariadb_errors import describe_failure
+from .mariadb_errors import find_failure
+from .sql_failure import unplaced
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -36,7 +41,6 @@ if TYPE_CHECKING:
     from ..docker import ContainerInfo, Docker, ExecResult, ImageInfo
     from ..seed import SqlFile
 
-SEED_DIR = "/tmp"
 
 # The redo log of a snapshot: 16 MiB (the least beside the default log buffer)
 # instead of 96 keeps the layer near the data's size. Seeding writes with the
@@ -50,7 +54,12 @@ touch {stopping}
 pidfile=$(mariadb --protocol=socket -uroot -N -B -e 'SELECT @@pid_file')
 mariadb --protocol=socket -uroot -e 'SET GLOBAL innodb_fast_shutdown = 0'
 mariadb-admin --protocol=socket -uroot shutdown
-while [ -e "$pidfile" ]; do sleep 0.05; done
+# A slow shutdown purges and merges everything: give it five minutes, as for PostgreSQL.
+i=0
+while [ -e "$pidfile" ]; do
+  i=$((i + 1)); [ $i -lt 6000 ] || { echo "still shutting down after 300s" >&2; exit 1; }
+  sleep 0.05
+done
 rm -f "$1/ib_buffer_pool"
 du -sk "$1" | cut -f1
 """.replace("{stopping}", STOPPING)
@@ -80,9 +89,12 @@ class MariaDBClient:
     scheme = "mysql"
     sync_driver = "pymysql"
     async_drivers: tuple[str, ...] = ("asyncmy", "aiomysql")
+    async_connection = False
+    # MYSQL_HOST, MYSQL_PWD... would point the mariadb client elsewhere.
+    stray_variables: tuple[str, ...] = ("MYSQL_",)
 
     def dsn(self, database: Database) -> str:
-        """The URL (MariaDB's drivers take keywords or a URL, not a conninfo string)."""
+        """The URL (MariaDB has no conninfo string; frameworks take the URL)."""
         return database.url
 
     def environment(self, database: Database) -> dict[str, str]:
@@ -154,8 +166,16 @@ class MariaDBEngine:
         )
 
     def check_image(self, image: ImageInfo, ref: str) -> None:
-        """Refuse an image whose volumes would swallow the moved data folder."""
+        """Refuse an image whose volumes would swallow the moved data folder, or a
+        MariaDB before 10.9 (its redo log cannot shrink before the commit)."""
         refuse_volumes_over(image, ref, self.data_dir)
+        version = dict(e.partition("=")[::2] for e in image.env).get("MARIADB_VERSION", "")
+        found = re.search(r"(?:^|:)(\d+)\.(\d+)\.", version)
+        if found and (int(found[1]), int(found[2])) < (10, 9):
+            raise ImageError(
+                f"image {ref!r} runs MariaDB {found[1]}.{found[2]}; pytest-dbsnap needs 10.9 or "
+                "later (10.11, 11.4 and 11.8 are the maintained ones): set dbsnap_image to one"
+            )
 
     def _command(self, image: ImageInfo) -> list[str]:
         """The server's command: its data folder moved out of the volume, and its undo
@@ -246,17 +266,22 @@ class MariaDBEngine:
     ) -> None:
         """Run one SQL file with the ``mariadb`` client in the container, as root, in
         ``database``; an error names the file and the line."""
-        inside = f"{SEED_DIR}/dbsnap-seed-{index:04d}.sql"
-        docker.put_file(container, inside, sql.content)
-        result = docker.exec(
+        result = run_seed_file(
+            docker,
             container,
+            sql.content,
+            index,
             ["sh", "-c", 'exec mariadb --protocol=socket -uroot --database="$1" <"$2"', "sh",
-             database.dbname, inside],
+             database.dbname, seed_file(index)],
             environment={"MYSQL_PWD": database.password},
         )  # fmt: skip
-        docker.exec(container, ["rm", "-f", inside])
         if result.exit_code != 0:
-            raise SeedError(describe_failure(result.output, sql, result.exit_code))
+            failure = find_failure(result.output)
+            raise SeedError(
+                failure.describe(sql.display)
+                if failure is not None
+                else unplaced(sql.display, "mariadb", result.exit_code, result.output, "mariadb")
+            )
 
     def seal(self, docker: Docker, container: ContainerInfo, database: Database) -> Sealed:
         """Take every password away (root inside the container keeps the socket; the
@@ -278,14 +303,19 @@ class MariaDBEngine:
             docker,
             container,
             f"ALTER USER IF EXISTS {accounts} ACCOUNT LOCK;"
-            " ALTER USER root@localhost IDENTIFIED VIA unix_socket;"
-            f" SET GLOBAL innodb_log_file_size = {_LOG_BYTES}",
+            " ALTER USER root@localhost IDENTIFIED VIA unix_socket",
             password=database.password,
         )
         if lock.exit_code != 0:
             raise SeedError(
                 f"could not take the seeding password away in {container.name}: "
                 f"{lock.output.strip()[-300:]}; see the container's logs"
+            )
+        shrink = self._client(docker, container, f"SET GLOBAL innodb_log_file_size = {_LOG_BYTES}")
+        if shrink.exit_code != 0:
+            raise SeedError(
+                f"could not shrink the redo log in {container.name}: "
+                f"{shrink.output.strip()[-300:]}; see the container's logs"
             )
         stop = docker.exec(container, ["sh", "-c", _STOP, "sh", self.data_dir])
         last = stop.output.strip().splitlines()[-1:] or [""]
@@ -300,15 +330,9 @@ class MariaDBEngine:
         command = [*snapshot.command, *(() if durable else self.no_durability)]
         if not ram_bytes:
             return Launch(None, command)
-        ram = f"{self.data_dir}-ram"
-        return Launch(
-            entrypoint=in_ram(snapshot.entrypoint, self.data_dir, f"{ram}/mysql"),
-            # The last --datadir wins.
-            command=[*command, f"--datadir={ram}/mysql"],
-            # mode 1777: the entrypoint copies as root, the server runs as mysql.
-            tmpfs={ram: f"size={ram_bytes},mode=1777"},
-            ram_bytes=ram_bytes,
-        )
+        entrypoint, folder, tmpfs = in_ram(snapshot.entrypoint, self.data_dir, ram_bytes, "mysql")
+        # The last --datadir wins.
+        return Launch(entrypoint, [*command, f"--datadir={folder}"], {}, tmpfs, ram_bytes)
 
     def set_password(
         self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
@@ -320,16 +344,14 @@ class MariaDBEngine:
             f"{_literal(native_password_hash(database.password))} ACCOUNT UNLOCK"
         )
 
-        def alter() -> str:
-            try:
-                result = self._client(docker, container, statement)
-            except DbsnapError as exc:  # it stopped meanwhile: the wait says why
-                return str(exc)
-            if result.exit_code == 0:
-                return ""
-            return result.output.strip()[-200:] or f"mariadb exited with {result.exit_code}"
-
-        until_ready(docker, container, timeout, alter, title=self.title, delay=0.05, longest=0.25)
+        retry_until_done(
+            docker,
+            container,
+            timeout,
+            lambda: self._client(docker, container, statement),
+            title=self.title,
+            tool="mariadb",
+        )
 
     def admin(self, server: Database, settings: Settings) -> None:
         return None

@@ -15,12 +15,8 @@ statement's first line, with its range.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from .sql_failure import SqlFailure
-
-if TYPE_CHECKING:
-    from ..seed import SqlFile
 
 _ERROR = re.compile(
     r"^ERROR (?P<code>\d+) \((?P<state>\w{5})\) at line (?P<line>\d+)(?: in file: '[^']*')?:"
@@ -64,19 +60,3 @@ def _echoed(before: list[str]) -> list[str]:
     if len(rules) < 2:
         return []
     return before[rules[-2] + 1 : rules[-1]]
-
-
-def describe_failure(output: str, sql: SqlFile, exit_code: int) -> str:
-    """One line naming the file, the line and the error (or what else went wrong)."""
-    failure = find_failure(output)
-    if failure is not None:
-        return failure.describe(sql.display)
-    if exit_code in (126, 127):
-        return (
-            f"{sql.display}: the mariadb client is missing from the image; use an image with "
-            "it (the official mariadb images have it)"
-        )
-    tail = "\n".join(output.splitlines()[-10:]) or "(no output)"
-    return (
-        f"{sql.display}: the mariadb client failed with exit code {exit_code}; its output:\n{tail}"
-    )

@@ -13,7 +13,7 @@ import os
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerError, DbsnapError, SeedError
+from ..errors import ContainerError, SeedError
 from . import Client, Launch, Sealed
 from .lifecycle import (
     SEED_PASSWORD,
@@ -22,9 +22,13 @@ from .lifecycle import (
     in_ram,
     keepalive,
     refuse_volumes_over,
+    retry_until_done,
+    run_seed_file,
+    seed_file,
     until_ready,
 )
 from .psql_errors import find_failure
+from .sql_failure import unplaced
 
 if TYPE_CHECKING:
     import psycopg
@@ -55,8 +59,6 @@ done
 rm -f archive_status/*
 du -sk "$PGDATA" | cut -f1
 """.replace("{stopping}", STOPPING)
-
-SEED_DIR = "/tmp"
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -98,6 +100,9 @@ class PostgresClient:
     scheme = "postgresql"
     sync_driver = "psycopg"
     async_drivers: tuple[str, ...] = ("asyncpg", "psycopg")
+    async_connection = True
+    # PGHOST, PGSSLMODE, PGSERVICE... would point libpq elsewhere.
+    stray_variables: tuple[str, ...] = ("PG",)
 
     def dsn(self, database: Database) -> str:
         """libpq conninfo of exactly ``database``.
@@ -246,47 +251,24 @@ class PostgresEngine:
         self, docker: Docker, container: ContainerInfo, sql: SqlFile, index: int, database: Database
     ) -> None:
         """Run one SQL file with psql in the container; errors name file and line."""
-        inside = f"{SEED_DIR}/dbsnap-seed-{index:04d}.sql"
-        docker.put_file(container, inside, sql.content)
-        result = docker.exec(
+        result = run_seed_file(
+            docker,
             container,
-            [
-                "psql",
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "--echo-errors",  # the failed statement, to place the error in the file
-                "--no-password",
-                "-U",
-                database.user,
-                "-d",
-                database.dbname,
-                "-f",
-                inside,
-            ],
+            sql.content,
+            index,
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "--echo-errors",  # the failed statement, to place the error in the file
+             "--no-password", "-U", database.user, "-d", database.dbname, "-f", seed_file(index)],
             user="postgres",
             environment={"PGOPTIONS": "-c client_min_messages=warning"},
-        )
-        docker.exec(container, ["rm", "-f", inside])
-        if result.exit_code == 0:
-            return
-        raise SeedError(
-            self._describe_sql_error(result.output, inside, sql.display, result.exit_code)
-        )
-
-    @staticmethod
-    def _describe_sql_error(output: str, inside: str, display: str, exit_code: int) -> str:
-        failure = find_failure(output, inside)
-        if failure is not None:
-            return failure.describe(display)
-        if exit_code in (126, 127):
-            return (
-                f"{display}: psql is missing from the image; use an image with the PostgreSQL "
-                "client (the official postgres images have it)"
+        )  # fmt: skip
+        if result.exit_code != 0:
+            failure = find_failure(result.output, seed_file(index))
+            raise SeedError(
+                failure.describe(sql.display)
+                if failure is not None
+                else unplaced(sql.display, "psql", result.exit_code, result.output, "postgres")
             )
-        tail = "\n".join(output.splitlines()[-10:]) or "(no output)"
-        return f"{display}: psql failed with exit code {exit_code}; its output:\n{tail}"
 
     def set_password(
         self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
@@ -302,16 +284,14 @@ class PostgresEngine:
             literals=(scram_verifier(database.password),),
         )
 
-        def alter() -> str:
-            try:
-                result = self._psql(docker, container, database.user, statement)
-            except DbsnapError as exc:  # it stopped meanwhile: the wait says why
-                return str(exc)
-            if result.exit_code == 0:
-                return ""
-            return result.output.strip()[-200:] or f"psql exited with {result.exit_code}"
-
-        until_ready(docker, container, timeout, alter, title=self.title, delay=0.02, longest=0.25)
+        retry_until_done(
+            docker,
+            container,
+            timeout,
+            lambda: self._psql(docker, container, database.user, statement),
+            title=self.title,
+            tool="psql",
+        )
 
     def give_seed_password(self, docker: Docker, container: ContainerInfo, password: str) -> None:
         give_seed_password(docker, container, password)
@@ -362,15 +342,8 @@ class PostgresEngine:
             command += ["-c", setting]
         if not ram_bytes:
             return Launch(None, command)
-        ram = f"{self.data_dir}-ram"
-        return Launch(
-            entrypoint=in_ram(snapshot.entrypoint, self.data_dir, f"{ram}/pgdata"),
-            command=command,
-            environment={"PGDATA": f"{ram}/pgdata"},
-            # mode 1777: images whose entrypoint runs as postgres copy into it too.
-            tmpfs={ram: f"size={ram_bytes},mode=1777"},
-            ram_bytes=ram_bytes,
-        )
+        entrypoint, folder, tmpfs = in_ram(snapshot.entrypoint, self.data_dir, ram_bytes, "pgdata")
+        return Launch(entrypoint, command, {"PGDATA": folder}, tmpfs, ram_bytes)
 
     def admin(self, server: Database, settings: Settings) -> PostgresAdmin:
         from .postgres_admin import PostgresAdmin

@@ -7,7 +7,9 @@ need autocommit. Knows no pytest and no Docker.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -184,8 +186,9 @@ class PostgresAdmin:
         return self._sequence_marks(name) == pristine.sequences
 
     def _catalog_marks(self, name: str) -> tuple[object, ...]:
-        row = self.conn.execute(
-            """
+        with self._failing_as(f"reading the write marks of {name}"):
+            row = self.conn.execute(
+                """
             SELECT pg_stat_get_db_tuples_inserted(d.oid),
                    pg_stat_get_db_tuples_updated(d.oid),
                    pg_stat_get_db_tuples_deleted(d.oid),
@@ -196,14 +199,17 @@ class PostgresAdmin:
                    OR EXISTS (SELECT FROM pg_prepared_xacts p WHERE p.database = d.datname)
             FROM pg_database d WHERE d.datname = %s
             """,
-            [name],
-        ).fetchone()
+                [name],
+            ).fetchone()
         return _MISSING if row is None else tuple(row)
 
     def _sequence_marks(self, name: str) -> str:
-        with psycopg.connect(
-            self.server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
-        ) as conn:
+        with (
+            self._failing_as(f"reading the sequences of {name}"),
+            psycopg.connect(
+                self.server.with_dbname(name).dsn, autocommit=True, connect_timeout=5
+            ) as conn,
+        ):
             sequences = conn.execute(
                 "SELECT coalesce(string_agg(format('%I.%I=%s', schemaname, sequencename,"
                 " last_value), ',' ORDER BY schemaname, sequencename), '') FROM pg_sequences"
@@ -220,11 +226,12 @@ class PostgresAdmin:
         deadline = time.monotonic() + timeout
         wait = ", 5000" if self.version >= 140000 else ""
         while True:
-            row = self.conn.execute(
-                f"SELECT count(pg_terminate_backend(pid{wait})) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                [name],
-            ).fetchone()
+            with self._failing_as(f"ending the connections to {name}"):
+                row = self.conn.execute(
+                    f"SELECT count(pg_terminate_backend(pid{wait})) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [name],
+                ).fetchone()
             if not row or row[0] == 0:
                 return
             if time.monotonic() > deadline:
@@ -233,15 +240,23 @@ class PostgresAdmin:
                 time.sleep(0.005)
 
     def _execute(self, query: sql.Composed, what: str) -> None:
-        try:
+        with self._failing_as(what):
             self.conn.execute(query)
+
+    @contextlib.contextmanager
+    def _failing_as(self, what: str) -> Iterator[None]:
+        """psycopg's errors as one line naming ``what`` and the server (a
+        :class:`ContainerError`, the cause kept)."""
+        try:
+            yield
         except psycopg.Error as exc:
-            where = f"{self.conn.info.host}:{self.conn.info.port}"
+            where = f"{self.server.host}:{self.server.port}"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ContainerError(f"{what} on {where} failed: {first}") from exc
 
     def databases(self, prefix: str) -> list[str]:
-        rows = self.conn.execute(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
-        ).fetchall()
+        with self._failing_as("listing databases"):
+            rows = self.conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [prefix]
+            ).fetchall()
         return [str(r[0]) for r in rows]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SqlFailure:
-    """A failed statement of a seed file, as psql reported it."""
+    """A failed statement of a seed file, as the engine's client reported it."""
 
     message: str
     details: tuple[str, ...]
@@ -24,3 +24,14 @@ class SqlFailure:
         if not self.positioned and self.last > self.first:
             span = f" (in the statement on lines {self.first}-{self.last})"
         return f"{display}:{self.line}: {self.message}{extra}{span}; fix it and run again"
+
+
+def unplaced(display: str, tool: str, exit_code: int, output: str, image: str) -> str:
+    """What to say when the client's output names no failed statement."""
+    if exit_code in (126, 127):
+        return (
+            f"{display}: {tool} is missing from the image; use an image with it (the official "
+            f"{image} images have it)"
+        )
+    tail = "\n".join(output.splitlines()[-10:]) or "(no output)"
+    return f"{display}: {tool} failed with exit code {exit_code}; its output:\n{tail}"

@@ -72,13 +72,23 @@ def engine_for(database: Database) -> Any:
     return create_engine(database.url_for(client(database.engine).sync_driver))
 
 
-def async_engine_for(database: Database) -> Any:
-    """An ``AsyncEngine`` on ``database``: the first async driver of its engine that is
-    installed (asyncpg, else psycopg's async, for PostgreSQL)."""
+def async_driver(database: Database) -> str:
+    """The first async driver of ``database``'s engine that is installed; a
+    :class:`ConfigError` naming them when none is."""
     import importlib.util
 
+    drivers = client(database.engine).async_drivers
+    for driver in drivers:
+        if importlib.util.find_spec(driver):
+            return driver
+    raise ConfigError(
+        f"dbsnap_async_engine needs an async driver for {database.engine}: pip install one of "
+        f"{', '.join(drivers)}"
+    )
+
+
+def async_engine_for(database: Database) -> Any:
+    """An ``AsyncEngine`` on ``database`` with :func:`async_driver`."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    drivers = client(database.engine).async_drivers
-    driver = next((d for d in drivers if importlib.util.find_spec(d)), drivers[-1])
-    return create_async_engine(database.url_for(driver))
+    return create_async_engine(database.url_for(async_driver(database)))

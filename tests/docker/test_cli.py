@@ -306,7 +306,7 @@ def test_doctor_names_what_is_broken_and_how_to_fix_it(
     assert checks["base image"]["text"].startswith(
         "127.0.0.1:9/nowhere/postgres:17 is not here and cannot be pulled ("
     )
-    assert "images/postgres/build 17" in checks["base image"]["text"]
+    assert "images/*/build" in checks["base image"]["text"]
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     down = project.dbsnap("doctor")

@@ -252,3 +252,35 @@ def test_a_mirror_alias_follows_the_default(project: Project) -> None:
         """,
     )
     project.run("-p", "no:xdist").assert_outcomes(passed=1)
+
+
+UNITTEST_CLASSES = """
+from django.test import TestCase, TransactionTestCase
+from shop.models import Product
+
+class Transactional(TransactionTestCase):
+    def test_1_deletes_and_commits(self):
+        self.assertEqual(Product.objects.count(), 6)
+        Product.objects.all().delete()
+
+    def test_2_finds_the_migrations_and_the_sql_seed(self):
+        self.assertEqual(Product.objects.count(), 6)
+        self.assertEqual(Product.objects.create(name="new").id, 7)
+
+class RolledBack(TestCase):
+    def test_sees_the_sql_seed(self):
+        self.assertTrue(Product.objects.filter(name="from SQL").exists())
+"""
+
+
+def test_django_test_classes_and_a_sql_seed_after_the_migrations(project: Project) -> None:
+    """Django's own TransactionTestCase gets a pristine copy each test too, and
+    dbsnap_seed runs after migrate (its row takes the sequence's next id)."""
+    django_project(project)
+    project.write("db/extra.sql", "INSERT INTO shop_product (name) VALUES ('from SQL');\n")
+    with open(project.path / "pytest.ini", "a") as ini:
+        ini.write("dbsnap_seed = db/extra.sql\n")
+    project.write("tests/test_classes.py", UNITTEST_CLASSES)
+    project.run("-n", "2", "--dist", "loadfile", "-p", "no:randomly").assert_outcomes(passed=3)
+    project.run("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=3)
+    assert migrations_run(project) == 1

@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from pytest_dbsnap.daemon import LOCAL, Daemon, environ_for, locate
 
 
@@ -47,3 +49,13 @@ def test_the_default_context_or_nothing_is_the_local_socket(tmp_path: Path) -> N
     assert locate({"DOCKER_CONFIG": str(tmp_path)}).describe() == f"{LOCAL} (the default socket)"
     (tmp_path / "config.json").write_text("{not json")
     assert locate({"DOCKER_CONFIG": str(tmp_path)}) == Daemon(LOCAL)
+
+
+def test_a_named_context_that_is_not_there_fails_at_connect(tmp_path: Path) -> None:
+    from pytest_dbsnap.docker import Docker
+    from pytest_dbsnap.errors import DockerUnavailableError
+
+    found = locate({"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "gone"})
+    assert found == Daemon("", "gone")
+    with pytest.raises(DockerUnavailableError, match="the Docker context 'gone'"):
+        Docker.connect(found)

@@ -131,3 +131,10 @@ def test_a_mariadb_runtime_error_names_the_statements_lines() -> None:
         "db/seed.sql:4: Duplicate entry '1' for key 'PRIMARY' (in the statement on lines 4-5); "
         "fix it and run again"
     )
+
+
+def test_a_mariadb_before_10_9_is_refused_naming_the_maintained_ones() -> None:
+    old = ImageInfo("sha256:7", env=("MARIADB_VERSION=1:10.6.21+maria~ubu2004",))
+    with pytest.raises(ImageError, match=r"runs MariaDB 10\.6; pytest-dbsnap needs 10\.9 or later"):
+        choose(old, "mariadb:10.6", "auto")
+    assert choose(MARIADB, "mariadb:11.8", "auto").name == "mariadb"

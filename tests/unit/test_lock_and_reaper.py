@@ -122,7 +122,7 @@ def sentinel_of(session: str) -> dict[str, str]:
 
 def test_a_waiter_takes_the_snapshot_its_live_holder_built(tmp_path: Path) -> None:
     docker = FakeDocker(images_after=3)
-    docker.add(f"dbsnap-seed-shop-{KEY[:12]}", lock_of("builder"))
+    docker.add(f"dbsnap-seed-{KEY[:12]}", lock_of("builder"))
     docker.add("sentinel-builder", sentinel_of("builder"))
     snapshot, logged = build_once(docker, tmp_path, "waiter")
     assert snapshot.image_id == "sha256:snap"
@@ -136,7 +136,7 @@ def test_a_dead_holders_lock_is_taken_and_the_snapshot_looked_for_again(tmp_path
     """The holder tagged the snapshot and died before removing its container: the
     lock is taken over, and the snapshot is found under it; nothing is seeded."""
     docker = FakeDocker()  # (the look before the lock, in ensure_snapshot, missed it)
-    docker.add(f"dbsnap-seed-shop-{KEY[:12]}", lock_of("gone"))
+    docker.add(f"dbsnap-seed-{KEY[:12]}", lock_of("gone"))
     snapshot, logged = build_once(docker, tmp_path, "taker")
     assert snapshot.image_id == "sha256:snap"
     assert f"the process building {TAG} is gone; building it here" in logged
