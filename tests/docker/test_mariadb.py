@@ -420,3 +420,40 @@ def test_dbsnap_env_points_an_app_at_its_worker_database_in_worker_scope(
             "give the tests that need a pristine database dbsnap_db"
         ]
     )
+
+
+def test_the_async_fixtures_say_in_one_line_what_mariadb_lacks(mariadb_project: Project) -> None:
+    """dbsnap_aconn is psycopg's; dbsnap_async_engine needs asyncmy or aiomysql."""
+    pytest.importorskip("anyio")
+    project = mariadb_project
+    project.write("db/seed.sql", SEED)
+    project.ini(seed="db/seed.sql")
+    project.write(
+        "test_async.py",
+        """
+        import pytest
+
+        @pytest.mark.anyio
+        async def test_aconn(dbsnap_aconn):
+            pass
+
+        @pytest.mark.anyio
+        async def test_async_engine(dbsnap_async_engine):
+            pass
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+        """,
+    )
+    result = project.run("-p", "no:xdist")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "dbsnap_aconn has no driver for mariadb: use dbsnap_async_engine, or your async "
+            "driver on dbsnap_db.host, .port, .user, .password",
+            "dbsnap: dbsnap_async_engine needs an async driver for mariadb: pip install one of "
+            "asyncmy, aiomysql",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
