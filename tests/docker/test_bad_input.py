@@ -99,7 +99,8 @@ def test_docker_socket_not_permitted(project: Project) -> None:
         )
     assert result.returncode != 0
     expected = (
-        f"dbsnap: cannot reach the Docker daemon at unix://{path} (Permission denied); "
+        f"dbsnap: cannot reach the Docker daemon at unix://{path} (DOCKER_HOST) "
+        "(Permission denied); "
         "add your user to the docker group or run with access to the socket"
     )
     assert expected in result.stdout.splitlines(), result.stdout + result.stderr
