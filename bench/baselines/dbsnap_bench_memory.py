@@ -21,7 +21,8 @@ def _bench_container_memory(_dbsnap_server: Any) -> Iterator[None]:
     instance = _dbsnap_server.instance
     if instance is None:
         return
-    memory = instance.container.stats(stream=False).get("memory_stats") or {}
+    api = _dbsnap_server.session.docker().api
+    memory = api.stats(instance.container.id, stream=False).get("memory_stats") or {}
     peak = memory.get("max_usage") or memory.get("usage") or 0
     with open(os.environ["BENCH_MEMORY"], "a") as out:
         out.write(f"{peak}\n")
