@@ -173,7 +173,9 @@ def clone_floors(image: str, *, repeats: int, log: Log) -> list[Ratio]:
 
 
 def _speed_snapshot(client: docker.DockerClient) -> str:
-    found = client.images.list(filters={"label": f"dbsnap.project={PROJECT}"})
+    # By tag: a snapshot of the same key built for another project is tagged for
+    # this one too, and keeps its builder's project label.
+    found = client.images.list(filters={"reference": f"dbsnap/{PROJECT}:*"})
     if not found:
         raise RuntimeError("the speed project's snapshot is missing (warm it first)")
     return str(found[0].id)
