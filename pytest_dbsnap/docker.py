@@ -16,6 +16,7 @@ import functools
 import gzip
 import io
 import json
+import socket
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -125,6 +126,32 @@ def _shown(arg: object) -> str:
     if isinstance(arg, ImageInfo):
         return arg.shown
     return str(arg)
+
+
+class Lifeline:
+    """Our end of a container's standard input, attached over the Docker API.
+
+    A container created ``bound`` ends when this ends: when :meth:`release` is
+    called, or when our process dies however it dies (the daemon closes the
+    attachment, the container's input ends). This holds for a remote daemon
+    too, where process IDs mean nothing.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._socket = sock
+
+    def release(self) -> None:
+        """End the attachment; nothing waits for the container to notice.
+
+        docker-py hands the socket in a wrapper whose ``close`` leaves the
+        connection open while other references live: shut the socket itself.
+        """
+        raw = getattr(self._socket, "_sock", self._socket)
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._socket.close()
+            raw.close()
 
 
 class NameTaken(Exception):
@@ -424,12 +451,15 @@ class Docker:
         entrypoint: Sequence[str] | None = None,
         publish: Mapping[int, str] | None = None,
         tmpfs: Mapping[str, str] | None = None,
+        bound: bool = False,
     ) -> ContainerInfo:
         """Create (not start) a container; :class:`NameTaken` when the name is in use.
 
         ``publish`` maps a container port to the host address it is published
         on (the host port is the daemon's choice). ``tmpfs`` mounts come
-        besides the one over each of the image's volumes.
+        besides the one over each of the image's volumes. A ``bound``
+        container's standard input is open, and closed when the first client
+        attached to it (:meth:`attach_lifeline`) goes.
         """
         published = dict(publish or {})
         host_config = self.api.create_host_config(
@@ -446,7 +476,9 @@ class Docker:
                 entrypoint=list(entrypoint) if entrypoint is not None else None,
                 ports=list(published),
                 host_config=host_config,
-                detach=True,
+                # Not detached, docker-py sets StdinOnce with OpenStdin.
+                detach=not bound,
+                stdin_open=bound,
             )
         except docker.errors.APIError as exc:
             # Podman says 500, with the words.
@@ -470,6 +502,11 @@ class Docker:
             found = self.find_image(image)
             volumes = self._volumes[image] = dict.fromkeys(found.volumes if found else (), "")
         return volumes
+
+    @_translated("attaching to container {0}")
+    def attach_lifeline(self, container: ContainerInfo) -> Lifeline:
+        """Attach to the standard input of a ``bound`` container, before it starts."""
+        return Lifeline(self.api.attach_socket(container.id, params={"stdin": 1, "stream": 1}))
 
     @_translated("starting container {0}")
     def start(self, container: ContainerInfo) -> None:
@@ -592,14 +629,11 @@ class Docker:
                 raise
 
     @_translated("starting the session sentinel")
-    def start_sentinel(self, image: str, labels: Mapping[str, str]) -> tuple[str, Any]:
-        """Start a container that lives exactly as long as the returned socket.
+    def start_sentinel(self, image: str, labels: Mapping[str, str]) -> tuple[str, Lifeline]:
+        """Start a container that lives exactly as long as the returned lifeline.
 
-        Its only process reads standard input, which we attach to; the daemon
-        closes that input when our connection drops, and removes the container.
+        Its only process reads standard input; the daemon removes it when it ends.
         """
-        api = self.api
-        # docker-py's create_container has no StdinOnce, so the config is raw.
         config = {
             "Image": image,
             "Entrypoint": ["cat"],
@@ -617,10 +651,10 @@ class Docker:
         }
         container_id = ""
         try:
-            created = api.create_container_from_config(config, None)  # type: ignore[no-untyped-call]
+            created = self.api.create_container_from_config(config, None)  # type: ignore[no-untyped-call]
             container_id = str(created["Id"])
-            sock = api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
-            api.start(container_id)
+            sock = self.api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
+            self.api.start(container_id)
         except docker.errors.APIError as exc:
             if container_id:
                 with contextlib.suppress(Exception):
@@ -628,7 +662,7 @@ class Docker:
             raise ContainerError(
                 f"cannot start the session sentinel from {image}: {_reason(exc)}{_hint(exc)}"
             ) from None
-        return container_id, sock
+        return container_id, Lifeline(sock)
 
     @_translated("looking up container {0}")
     def get_container(self, name: str) -> ContainerInfo | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from dataclasses import dataclass
@@ -9,10 +10,12 @@ from typing import TYPE_CHECKING
 
 from .database import Database
 from .docker import LABEL_PREFIX
+from .engines.lifecycle import bound
+from .reaper import BOUND
 from .snapshot import owner_labels
 
 if TYPE_CHECKING:
-    from .docker import ContainerInfo, Docker
+    from .docker import ContainerInfo, Docker, Lifeline
     from .engines import Engine, Launch
     from .snapshot import Snapshot
 
@@ -26,6 +29,13 @@ class Instance:
     start_seconds: float
     ram_bytes: int = 0
     """The size bound of its data folder in RAM (0: on disk)."""
+    lifeline: Lifeline | None = dataclasses.field(default=None, compare=False, repr=False)
+    """What ends the container when this process ends (none: it outlives it)."""
+
+    def release(self) -> None:
+        """Let the container end (it is killed at once); nothing waits for it."""
+        if self.lifeline is not None:
+            self.lifeline.release()
 
     @property
     def name(self) -> str:
@@ -44,13 +54,19 @@ def start_instance(
     publish: str,
     startup_timeout: float,
     project: str,
+    outlive: bool = False,
 ) -> Instance:
     """Start one container from ``snapshot`` as ``launch`` says (see :func:`launch_of`)
     and wait until it answers queries.
 
     The daemon publishes its port on ``publish``; we connect to it at ``host``.
+    The container ends with this process (see :mod:`.reaper`), unless it is
+    to ``outlive`` it (``keep``).
     """
     started = time.monotonic()
+    entrypoint = launch.entrypoint
+    if not outlive:
+        entrypoint = bound(launch.image_entrypoint if entrypoint is None else entrypoint)
     name = f"dbsnap-{project}-{session[:8]}-{role}-{secrets.token_hex(3)}"
     container = docker.create(
         name=name,
@@ -60,14 +76,19 @@ def start_instance(
             f"{LABEL_PREFIX}worker": role,
             f"{LABEL_PREFIX}project": project,
             **owner_labels(session),
+            **({} if outlive else {BOUND: "stdin"}),
         },
-        entrypoint=launch.entrypoint,
+        entrypoint=entrypoint,
         command=launch.command,
         environment=launch.environment,
         tmpfs=launch.tmpfs,
         publish={engine.port: publish},
+        bound=not outlive,
     )
+    lifeline = None
     try:
+        if not outlive:
+            lifeline = docker.attach_lifeline(container)
         docker.start(container)
         database = Database(
             host=host,
@@ -79,12 +100,17 @@ def start_instance(
             dbname=snapshot.dbname,
             engine=engine.name,
         )
+        # Up first (over TCP, cheap to ask), so that the password, set through
+        # the server's socket by a process in the container, takes one try.
+        engine.wait_ready(docker, container, database, startup_timeout, refusal_will_do=True)
         engine.set_password(docker, container, database, startup_timeout)
         engine.wait_ready(docker, container, database, startup_timeout)
     except BaseException:
         docker.remove_quietly(container)
+        if lifeline is not None:
+            lifeline.release()
         raise
-    return Instance(container, database, time.monotonic() - started, launch.ram_bytes)
+    return Instance(container, database, time.monotonic() - started, launch.ram_bytes, lifeline)
 
 
 def launch_of(
@@ -93,9 +119,13 @@ def launch_of(
     """How containers of ``snapshot`` start: its own command, durability off unless
     ``durable``, the data folder in a tmpfs of ``ram_bytes`` (0: on disk)."""
     image = docker.get_or_pull_image(snapshot.image_id)
-    return engine.launch(image, durable=durable, ram_bytes=ram_bytes)
+    launch = engine.launch(image, durable=durable, ram_bytes=ram_bytes)
+    return dataclasses.replace(launch, image_entrypoint=list(image.entrypoint))
 
 
 def stop_instance(docker: Docker, instance: Instance) -> None:
     """Remove the container."""
-    docker.remove(instance.container)
+    try:
+        docker.remove(instance.container)
+    finally:
+        instance.release()

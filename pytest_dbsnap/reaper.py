@@ -1,22 +1,26 @@
 """Who is alive, and removing what dead sessions left behind. Knows no pytest.
 
-A session proves it is alive with a *sentinel*: a container whose only process
-reads its standard input, attached by the session's process over the Docker
-API. When that process dies, however it dies (SIGKILL, OOM, a cancelled CI
-job), the daemon closes the attachment, the sentinel's process ends and the
-daemon removes it. This works the same for a remote daemon (``DOCKER_HOST``),
-where process IDs mean nothing.
+A session proves it is alive with containers bound to its processes: each
+reads its standard input, attached by the process that made it over the
+Docker API (a :class:`~pytest_dbsnap.docker.Lifeline`). When that process
+dies, however it dies (SIGKILL, OOM, a cancelled CI job), the daemon closes
+the attachment and the container ends. This works the same for a remote
+daemon (``DOCKER_HOST``), where process IDs mean nothing.
 
-A session whose sentinel is gone is dead: the next session of the same project
-removes its containers. Nothing else is touched:
-only containers labelled with this project and a session, never a live
-session's, never another project's or another tool's.
+Every database container a session uses is bound so (``BOUND``): it is its
+own proof, and it stops the moment its process dies. A session that makes
+containers meant to outlive a process (a seeding container, what ``keep``
+keeps) first starts a *sentinel*, a bound container that does nothing else,
+removed by the daemon as it ends.
+
+A session with no running bound container is dead: the next session of the
+same project removes its containers. Nothing else is touched: only containers
+labelled with this project and a session, never a live session's, never
+another project's or another tool's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 SESSION = f"{LABEL_PREFIX}session"
 KIND = f"{LABEL_PREFIX}kind"
 PROJECT = f"{LABEL_PREFIX}project"
+BOUND = f"{LABEL_PREFIX}bound"
+"""On a container bound to its process's lifeline, which proves its session alive."""
 
 
 class Sentinel:
@@ -35,40 +41,38 @@ class Sentinel:
 
     def __init__(self, docker: Docker, image: str, labels: dict[str, str]) -> None:
         self.docker = docker
-        self.container_id, self._socket = docker.start_sentinel(image, {**labels, KIND: "sentinel"})
+        self.container_id, self._lifeline = docker.start_sentinel(
+            image, {**labels, KIND: "sentinel"}
+        )
 
     def stop(self) -> None:
         """Let go of the sentinel: its input ends, and the daemon stops and removes it.
 
         Nothing waits for that: the session is over, and a session that looks
         meanwhile finds it alive a moment longer, which spares nothing of ours.
-        docker-py hands the socket in a wrapper whose ``close`` leaves the
-        connection open while other references live: shut the socket itself.
         """
-        raw = getattr(self._socket, "_sock", self._socket)
-        with contextlib.suppress(OSError):
-            raw.shutdown(socket.SHUT_RDWR)
-        self._socket.close()
-        raw.close()
+        self._lifeline.release()
 
 
-# A sentinel is created, then started: one caught in between still counts as
-# alive, unless it has been waiting for longer than any start takes.
+# A bound container is created, then attached and started: one caught in between
+# still counts as alive, unless it has been waiting for longer than any start takes.
 STARTING_GRACE = 60.0
 
 
-def _sentinel_alive(container: ContainerInfo) -> bool:
+def _proves_alive(container: ContainerInfo) -> bool:
+    """Whether ``container`` is a sentinel or a bound container whose process lives."""
+    if container.labels.get(KIND) != "sentinel" and not container.labels.get(BOUND):
+        return False
     if container.status == "running":
         return True
     return container.status == "created" and time.time() - container.created < STARTING_GRACE
 
 
 def live_sessions(docker: Docker) -> set[str]:
-    """Sessions with a live sentinel, or kept on purpose (``keep``)."""
+    """Sessions with a live bound container, or kept on purpose (``keep``)."""
     alive = set()
     for container in docker.containers({KIND: None, SESSION: None}):
-        kind = container.labels.get(KIND)
-        if (kind == "sentinel" and _sentinel_alive(container)) or kind == "kept":
+        if _proves_alive(container) or container.labels.get(KIND) == "kept":
             alive.add(container.labels[SESSION])
     return alive
 
@@ -80,17 +84,17 @@ def is_alive(docker: Docker, session: str) -> bool:
 def reap(docker: Docker, project: str, *, dry_run: bool = False) -> list[str]:
     """Remove the containers of this project's dead sessions; their names.
 
-    Containers are listed before sentinels: a session starts its sentinel
-    before any other container, so every container in the first list has its
-    sentinel in the second, however the two calls interleave with its start.
+    Containers are listed before the proofs of life: a session makes a bound
+    container (or its sentinel) before any other, so every container in the
+    first list has its proof in the second, however the two calls interleave
+    with its start.
     """
     containers = docker.containers({PROJECT: project, SESSION: None})
     alive = live_sessions(docker)
     removed = []
     for container in containers:
         session = container.labels.get(SESSION, "")
-        kind = container.labels.get(KIND)
-        if kind == "kept" or (kind == "sentinel" and _sentinel_alive(container)):
+        if container.labels.get(KIND) == "kept" or _proves_alive(container):
             continue
         if session and session not in alive:
             if not dry_run:

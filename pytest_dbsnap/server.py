@@ -51,6 +51,8 @@ class Server:
     clones: Pool[Copy] | None = None
     containers: Pool[Instance] | None = None
     started: list[Instance] = field(default_factory=list)
+    held: list[Instance] = field(default_factory=list)
+    """Containers this process started for others (:meth:`prestart`)."""
     copies_made: int = 0
     copies_reused: int = 0
     resets: int = 0
@@ -184,6 +186,7 @@ class Server:
         self.session.ensure_snapshot()
         with ThreadPoolExecutor(max_workers=max(1, len(roles))) as threads:
             started = list(threads.map(self._prepared, roles))
+        self.held += started  # bound to this process: they live as long as it holds them
         return {
             role: {
                 "container": instance.container.id,
@@ -279,10 +282,10 @@ class Server:
         """Stop the pools; the removals left to do (the session runs them side by side
         with its own). Problems met are appended to ``problems``.
 
-        A worker the controller speaks for leaves its container to the
-        controller, which removes every container of the session side by side
-        with its sentinel; copies inside a container that goes are not dropped
-        one by one. With ``keep``, nothing is removed.
+        A worker the controller speaks for lets its container stop at once and
+        leaves its removal to the controller, which removes every container of
+        the session side by side; copies inside a container that goes are not
+        dropped one by one. With ``keep``, nothing is removed.
         """
         keep = self.settings.keep
         owner = self.session.owner
@@ -301,7 +304,15 @@ class Server:
         self._local = threading.local()  # the session closes the connections
         if instance is not None and owner and not keep:
             return [lambda: stop_instance(self.session.docker(), instance)]
+        if instance is not None:
+            instance.release()  # it stops now; the controller removes it
         return []
+
+    def release_held(self) -> None:
+        """Let the containers started for others stop (they are being removed)."""
+        held, self.held = self.held, []
+        for instance in held:
+            instance.release()
 
     def spare(self) -> frozenset[str]:
         """Containers the session's sweep leaves to :meth:`close`'s removals."""
@@ -370,7 +381,8 @@ class Server:
         """A container from the snapshot for ``role``, answering queries."""
         session = self.session
         snapshot = session.ensure_snapshot()
-        session.alive()
+        keep = self.settings.keep
+        session.alive(sentinel=keep)
         return start_instance(
             session.docker(),
             self.engine,
@@ -382,6 +394,7 @@ class Server:
             publish=self.settings.publish_address(),
             startup_timeout=self.settings.startup_timeout,
             project=self.settings.project,
+            outlive=keep,
         )
 
     def launch(self) -> Launch:

@@ -53,6 +53,8 @@ class Session:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sentinel_thread: threading.Thread | None = None
     _sentinel_error: DbsnapError | None = None
+    _base_id: str = ""
+    _closed: bool = False
 
     def docker(self) -> Docker:
         """This thread's Docker client (docker-py clients are not shared across threads)."""
@@ -79,11 +81,12 @@ class Session:
         return {**owner_labels(self.id), PROJECT: self.settings.project}
 
     def ensure_alive(self) -> None:
-        """Start this session's sentinel (owners only), then reap dead sessions, in a thread.
+        """Check the base image and reap dead sessions, in a thread (owners only).
 
-        Anything that creates a container of ours waits for it first
-        (:meth:`alive`), so no reaper can take a container of ours for a dead
-        session's; finding the snapshot does not.
+        The session's database containers prove it alive by themselves (see
+        :mod:`.reaper`); with ``keep``, whose containers outlive the process,
+        the thread starts the session's sentinel too. Finding the snapshot
+        does not wait for the thread.
         """
         if not self.owner or self._sentinel_thread is not None:
             return
@@ -94,7 +97,9 @@ class Session:
                 docker = self.docker()
                 image = base_image(docker, self.settings)
                 choose(image, self.settings.image, self.settings.engine)  # refused up front
-                self.sentinel = Sentinel(docker, image.id, self.labels)
+                self._base_id = image.id
+                if self.settings.keep:
+                    self.sentinel = Sentinel(docker, image.id, self.labels)
                 self.reaped = reap(docker, self.settings.project)
                 if self.reaped:
                     self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
@@ -104,13 +109,17 @@ class Session:
         self._sentinel_thread = threading.Thread(target=start, name="dbsnap-sentinel")
         self._sentinel_thread.start()
 
-    def alive(self) -> None:
-        """Wait until this session's sentinel runs (see :meth:`ensure_alive`)."""
+    def alive(self, *, sentinel: bool = False) -> None:
+        """Wait for :meth:`ensure_alive`'s thread; with ``sentinel``, make sure this
+        session has its sentinel (before a container that outlives our process: a
+        build's, or any with ``keep``)."""
         self.ensure_alive()
         if self._sentinel_thread is not None:
             self._sentinel_thread.join()
         if self._sentinel_error is not None:
             raise self._sentinel_error
+        if sentinel and self.owner and self.sentinel is None and self._base_id:
+            self.sentinel = Sentinel(self.docker(), self._base_id, self.labels)
 
     def refuse(self, error: DbsnapError) -> None:
         """Fail every later request for a database with ``error`` (unless one failed already)."""
@@ -146,7 +155,7 @@ class Session:
                     log=self.log,
                     warn=self.warn,
                     progress=self.progress,
-                    before_build=self.alive,
+                    before_build=functools.partial(self.alive, sentinel=True),
                 )
             )
         return self.snapshot
@@ -193,18 +202,22 @@ class Session:
         """
         problems: list[str] = []
         jobs = list(removals)
+        if self._closed:
+            return side_by_side(jobs)
+        self._closed = True
         if self._sentinel_thread is not None:
             self._sentinel_thread.join()
         sentinel, self.sentinel = self.sentinel, None
-        if sentinel is not None:
+        if self.owner and self._sentinel_thread is not None:
             if self.settings.keep:
-                # From an image that is surely here (a base pinned by digest may have
-                # no name left on this host).
-                image = self.snapshot.image_id if self.snapshot else self.settings.image
-                jobs.append(lambda: mark_kept(self.docker(), image, self.labels, self.role))
+                if sentinel is not None:
+                    # From an image that is surely here (a base pinned by digest may
+                    # have no name left on this host).
+                    image = self.snapshot.image_id if self.snapshot else self.settings.image
+                    jobs.append(lambda: mark_kept(self.docker(), image, self.labels, self.role))
             elif self.role == "main":
                 # Containers of workers (and of workers that died without cleaning
-                # up). A worker that keeps its own sentinel leaves this to the
+                # up). A worker that looks after itself leaves this to the
                 # controller: its siblings may still be running.
                 jobs += [
                     functools.partial(self._remove_by_id, c.id)

@@ -288,6 +288,8 @@ class State:
         removals = server.close(problems) if server is not None else []
         if self._session is not None:
             problems += self._session.close(removals, spare)
+        if server is not None:
+            server.release_held()
         return problems
 
     def close_quietly(self) -> None:

@@ -42,6 +42,8 @@ class Launch:
     tmpfs: dict[str, str] = field(default_factory=dict)
     ram_bytes: int = 0
     """The size bound of the RAM-backed data folder (0: on disk)."""
+    image_entrypoint: list[str] = field(default_factory=list)
+    """The snapshot's own entrypoint (what ``entrypoint`` None stands for)."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,17 @@ class Engine(Protocol):
     ) -> None: ...
 
     def wait_ready(
-        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
+        self,
+        docker: Docker,
+        container: ContainerInfo,
+        database: Database,
+        timeout: float,
+        *,
+        refusal_will_do: bool = False,
     ) -> None:
-        """Wait until the final server answers through the published port."""
+        """Wait until the final server answers through the published port; with
+        ``refusal_will_do``, refusing ``database.user``'s password is an answer
+        (before :meth:`set_password`)."""
         ...
 
     def apply_sql(

@@ -62,6 +62,22 @@ def until_ready(
         delay = min(delay * 1.5, longest)
 
 
+# Runs the server in the background, its input moved to descriptor 3 for `cat`:
+# when that input ends (our lifeline is gone), the server is killed, and the
+# container ends with it; when the server ends first, so does the container.
+# (A background list's input is /dev/null unless redirected, hence the move.)
+_BOUND = (
+    'exec 3<&0 </dev/null; "$@" 3<&- & server=$!; '
+    '{ cat <&3 >/dev/null; kill -9 "$server"; } 2>/dev/null & wait "$server"'
+)
+
+
+def bound(entrypoint: Sequence[str]) -> list[str]:
+    """An entrypoint that runs ``entrypoint`` and its command for as long as the
+    container's standard input is open (see :class:`~pytest_dbsnap.docker.Lifeline`)."""
+    return ["/bin/sh", "-c", _BOUND, "dbsnap-bound", *entrypoint]
+
+
 def in_ram(
     entrypoint: Sequence[str], image_dir: str, ram_bytes: int, name: str
 ) -> tuple[list[str], str, dict[str, str]]:

@@ -220,9 +220,16 @@ class MariaDBEngine:
         give_seed_password(docker, container, password)
 
     def wait_ready(
-        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
+        self,
+        docker: Docker,
+        container: ContainerInfo,
+        database: Database,
+        timeout: float,
+        *,
+        refusal_will_do: bool = False,
     ) -> None:
-        """Wait until the server greets a TCP connection through the published port.
+        """Wait until the server greets a TCP connection through the published port
+        (which needs no password: ``refusal_will_do`` changes nothing).
 
         docker-proxy accepts a connection before anything listens behind it, and
         the entrypoint's temporary server listens on no TCP port; the server's
@@ -242,7 +249,7 @@ class MariaDBEngine:
                 return ""
             return "no handshake from the server yet"
 
-        until_ready(docker, container, timeout, greeted, title=self.title, delay=0.05, longest=0.5)
+        until_ready(docker, container, timeout, greeted, title=self.title, delay=0.02, longest=0.1)
 
     def _client(
         self,

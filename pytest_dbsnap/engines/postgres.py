@@ -220,13 +220,20 @@ class PostgresEngine:
         }
 
     def wait_ready(
-        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
+        self,
+        docker: Docker,
+        container: ContainerInfo,
+        database: Database,
+        timeout: float,
+        *,
+        refusal_will_do: bool = False,
     ) -> None:
-        """Wait until a real query succeeds over TCP.
+        """Wait until a real query succeeds over TCP (or, with ``refusal_will_do``,
+        the password is refused).
 
         docker-proxy accepts a connection before anything listens behind it, and
         the entrypoint's temporary init server listens on no TCP port, so only a
-        query answered through the published port means the final server is up.
+        server answering through the published port means the final one is up.
         """
         import psycopg
 
@@ -235,7 +242,10 @@ class PostgresEngine:
                 with psycopg.connect(database.dsn, connect_timeout=3, autocommit=True) as conn:
                     conn.execute("SELECT 1")
             except psycopg.Error as exc:
-                if isinstance(exc, psycopg.OperationalError) and "authentication" in str(exc):
+                refused = "authentication" in str(exc)
+                if isinstance(exc, psycopg.OperationalError) and refused and refusal_will_do:
+                    return ""
+                if isinstance(exc, psycopg.OperationalError) and refused:
                     # The server is up, and says no: waiting will not change its mind.
                     raise ContainerError(
                         f"container {container.name} refused {database.user}'s password "
@@ -245,7 +255,8 @@ class PostgresEngine:
                 return _first_line(exc) if str(exc).strip() else repr(exc)
             return ""
 
-        until_ready(docker, container, timeout, query, title=self.title, delay=0.05, longest=0.5)
+        # Polling over TCP costs little (an exec costs a process in the container).
+        until_ready(docker, container, timeout, query, title=self.title, delay=0.02, longest=0.1)
 
     def apply_sql(
         self, docker: Docker, container: ContainerInfo, sql: SqlFile, index: int, database: Database

@@ -51,6 +51,13 @@ def kinds(project: Project) -> list[str]:
     return sorted(str(c.attrs["Labels"].get("dbsnap.kind")) for c in found)
 
 
+def running(project: Project) -> list[str]:
+    found = project.client.containers.list(
+        filters={"label": f"dbsnap.project={project.name}", "status": "running"}, sparse=True
+    )
+    return sorted(str(c.attrs["Labels"].get("dbsnap.kind")) for c in found)
+
+
 def ready_files(path: Path) -> int:
     return len(list(path.glob("ready-*")))
 
@@ -67,6 +74,9 @@ def kill_a_session_then_reap_it(project: Project, *, containers_per_worker: int 
         assert kinds(project).count("worker") >= 2
     os.killpg(victim.pid, signal.SIGKILL)
     victim.communicate(timeout=60)
+    # Each database container is bound to its process: it stops with it, at once,
+    # whether or not another session ever comes.
+    wait_for(lambda: running(project) == [], "the killed session's containers to stop", 10)
 
     project.write("test_wait.py", "def test_quick(dbsnap_db):\n    pass\n")
     result = project.run()
@@ -146,12 +156,15 @@ def test_a_build_interrupted_during_seeding_tags_nothing_and_the_next_run_builds
 def test_a_live_session_is_never_reaped(project: Project) -> None:
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
+    project.write("test_other.py", "def test_other(dbsnap_db):\n    pass\n")
+    project.run("test_other.py").assert_outcomes(passed=1)  # built: the next one is warm
     project.write("test_wait.py", WAITING_TESTS)
-    first = start(project, "-n", "2")
+    first = start(project, "-n", "2", "test_wait.py")
     try:
         wait_for(lambda: ready_files(project.path) == 2, "the first session's tests")
         before = kinds(project)
-        project.write("test_other.py", "def test_other(dbsnap_db):\n    pass\n")
+        # A warm session has no sentinel: its database containers prove it alive.
+        assert before == ["worker", "worker"]
         project.run("test_other.py").assert_outcomes(passed=1)
         assert kinds(project) == before, "the live session lost containers"
         assert first.poll() is None

@@ -18,7 +18,7 @@ import pytest
 from pytest_dbsnap.config import resolve
 from pytest_dbsnap.docker import ContainerInfo, ImageInfo, NameTaken
 from pytest_dbsnap.engines import named
-from pytest_dbsnap.reaper import reap
+from pytest_dbsnap.reaper import STARTING_GRACE, reap
 from pytest_dbsnap.seed import SeedPlan
 from pytest_dbsnap.snapshot import Target, _build_once
 
@@ -176,3 +176,40 @@ def test_a_stopped_sentinel_is_a_dead_session(status: str) -> None:
     docker.add("sentinel-x", sentinel_of("x"), status=status)
     docker.add("worker-x", {**lock_of("x"), "dbsnap.kind": "worker"})
     assert sorted(reap(docker, "shop")) == ["sentinel-x", "worker-x"]  # type: ignore[arg-type]
+
+
+def bound_worker_of(session: str) -> dict[str, str]:
+    return {**lock_of(session), "dbsnap.kind": "worker", "dbsnap.bound": "stdin"}
+
+
+@pytest.mark.parametrize("status", ["running", "created"])
+def test_a_bound_container_proves_its_session_alive_without_a_sentinel(status: str) -> None:
+    """A warm session starts no sentinel: its database containers, bound to their
+    processes, speak for it (one just created, not yet started, too)."""
+    docker = FakeDocker()
+    docker.add("gw0", bound_worker_of("warm"), status=status)
+    docker.add("gw1-pool", {**lock_of("warm"), "dbsnap.kind": "worker"}, status="created")
+    assert reap(docker, "shop") == []  # type: ignore[arg-type]
+    assert sorted(docker.containers_by_name) == ["gw0", "gw1-pool"]
+
+
+@pytest.mark.parametrize("status", ["exited", "dead"])
+def test_a_bound_container_whose_process_died_is_reaped(status: str) -> None:
+    """Its input ended with its process, and the container with it."""
+    docker = FakeDocker()
+    docker.add("gw0", bound_worker_of("gone"), status=status)
+    docker.add("gw1", bound_worker_of("gone"), status=status)
+    assert sorted(reap(docker, "shop")) == ["gw0", "gw1"]  # type: ignore[arg-type]
+
+
+def test_a_bound_container_created_long_ago_and_never_started_is_reaped() -> None:
+    """A process killed between create and start leaves a created container: alive
+    for the grace of a start, dead after it."""
+    docker = FakeDocker()
+    docker.add("gw0", bound_worker_of("stuck"), status="created")
+    stuck = docker.containers_by_name["gw0"]
+    docker.containers_by_name["gw0"] = ContainerInfo(
+        id=stuck.id, name=stuck.name, labels=stuck.labels, status="created",
+        created=time.time() - STARTING_GRACE - 1,
+    )  # fmt: skip
+    assert reap(docker, "shop") == ["gw0"]  # type: ignore[arg-type]
