@@ -128,6 +128,11 @@ def _shown(arg: object) -> str:
     return str(arg)
 
 
+# Podman attaches the output too unless told not to: unread, it fills the socket
+# and stalls the container's exit (as soon as the server writes a few pages).
+_STDIN_ONLY = {"stdin": 1, "stream": 1, "stdout": 0, "stderr": 0}
+
+
 class Lifeline:
     """Our end of a container's standard input, attached over the Docker API.
 
@@ -146,11 +151,14 @@ class Lifeline:
         docker-py hands the socket in a wrapper whose ``close`` leaves the
         connection open while other references live: shut the socket itself.
         """
-        raw = getattr(self._socket, "_sock", self._socket)
+        sock, self._socket = self._socket, None
+        if sock is None:
+            return
+        raw = getattr(sock, "_sock", sock)
         with contextlib.suppress(OSError):
             raw.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
-            self._socket.close()
+            sock.close()
             raw.close()
 
 
@@ -506,7 +514,7 @@ class Docker:
     @_translated("attaching to container {0}")
     def attach_lifeline(self, container: ContainerInfo) -> Lifeline:
         """Attach to the standard input of a ``bound`` container, before it starts."""
-        return Lifeline(self.api.attach_socket(container.id, params={"stdin": 1, "stream": 1}))
+        return Lifeline(self.api.attach_socket(container.id, params=_STDIN_ONLY))
 
     @_translated("starting container {0}")
     def start(self, container: ContainerInfo) -> None:
@@ -653,7 +661,7 @@ class Docker:
         try:
             created = self.api.create_container_from_config(config, None)  # type: ignore[no-untyped-call]
             container_id = str(created["Id"])
-            sock = self.api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
+            sock = self.api.attach_socket(container_id, params=_STDIN_ONLY)
             self.api.start(container_id)
         except docker.errors.APIError as exc:
             if container_id:

@@ -8,13 +8,17 @@
   session of one plain test without the plugin;
 - the example suite (``examples/shop``) at ``-n 2`` ÷ at ``-n 1``;
 - memory: the peak RSS of a worker container (its cgroup's high-water mark,
-  the RAM folder included) and of the pytest processes.
+  the RAM folder included) and of the pytest processes;
+- the CPU floor of the example suite: the machine's busy CPU seconds during
+  each run (``/proc/stat``: pytest, Docker and the servers alike) over its
+  cores, the least wall time any schedule of that work could take.
 
 All on the example's seed (151,012 rows, 25 MB), in one run, rounds interleaved.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import resource
@@ -70,6 +74,23 @@ def _pytest(where: Path, args: list[str], env: dict[str, str]) -> float:
     )
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle, not waiting on I/O)."""
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return math.nan
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _pytest_busy(where: Path, args: list[str], env: dict[str, str], busy: Series) -> float:
+    """:func:`_pytest`, the machine's busy CPU seconds meanwhile added to ``busy``."""
+    before = _busy_seconds()
+    wall = _pytest(where, args, env)
+    busy.samples.append(_busy_seconds() - before)
+    return wall
+
+
 def _project(where: Path, tests: dict[str, str]) -> Path:
     shutil.copytree(SHOP.root / "db", where / "db")
     (where / "pytest.ini").write_text(
@@ -99,16 +120,18 @@ def run_speed(*, image: str, repeats: int, log: Log) -> tuple[list[Ratio], list[
         _pytest(where, ["-p", "no:xdist", "test_one.py"], env)
         _pytest(shop, ["-p", "no:xdist", "tests/test_reads.py"], env)
         writes, reads, one_db, one_plain, shop1, shop2 = (Series() for _ in range(6))
+        busy1, busy2 = Series(), Series()
         for round_ in range(repeats):
             for series, args, folder in (
                 (writes, ["-p", "no:xdist", "test_writes.py"], where),
                 (reads, ["-p", "no:xdist", "test_reads.py"], where),
                 (one_db, ["-n", "2", "test_one.py"], where),
                 (one_plain, ["-n", "2", "-p", "no:dbsnap"], plain),
-                (shop1, ["-n", "1", "-p", "dbsnap_bench_memory"], shop),
-                (shop2, ["-n", "2", "-p", "dbsnap_bench_memory"], shop),
             ):
                 series.samples.append(_pytest(folder, args, env))
+            for series, busy, workers in ((shop1, busy1, "1"), (shop2, busy2, "2")):
+                args = ["-n", workers, "-p", "dbsnap_bench_memory"]
+                series.samples.append(_pytest_busy(shop, args, env, busy))
             log(
                 f"speed: round {round_ + 1}: writes {writes.samples[-1]:.2f} s, reads "
                 f"{reads.samples[-1]:.2f} s, fixed {one_db.samples[-1]:.2f} s vs "
@@ -145,7 +168,22 @@ def run_speed(*, image: str, repeats: int, log: Log) -> tuple[list[Ratio], list[
         ),
     ]
     rows += clone_floors(image, repeats=max(5, repeats * 3), log=log)
-    return rows, _memory(containers, rss)
+    return rows, [*_memory(containers, rss), *_cpu_floor(shop1, busy1, shop2, busy2)]
+
+
+def _cpu_floor(shop1: Series, busy1: Series, shop2: Series, busy2: Series) -> list[str]:
+    """What the example's runs cost in CPU, and the least wall time that allows."""
+    cores = os.cpu_count() or 1
+    if not busy2.samples or math.isnan(busy2.median):
+        return []
+    floor = busy2.median / cores
+    return [
+        f"CPU of examples/shop (busy seconds of the whole machine, pytest, Docker and the "
+        f"servers alike; median): {busy1.median:.1f} s at `-n 1` ({shop1.median:.2f} s wall), "
+        f"{busy2.median:.1f} s at `-n 2` ({shop2.median:.2f} s wall). On {cores} cores no "
+        f"schedule runs the `-n 2` work in less than {floor:.2f} s, "
+        f"{floor / shop1.median:.2f} times the `-n 1` wall time."
+    ]
 
 
 def clone_floors(image: str, *, repeats: int, log: Log) -> list[Ratio]:

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dbsnap.daemon import locate
+from pytest_dbsnap.docker import ContainerInfo, Docker, Lifeline
+from pytest_dbsnap.engines.lifecycle import bound
+
 from .project import Project
 
 SCHEMA = "CREATE TABLE t (id int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n"
@@ -205,3 +209,39 @@ def test_a_worker_container_that_dies_fails_that_workers_tests_clearly(project: 
         ]
     )
     assert kinds(project) == []
+
+
+def test_a_bound_container_ends_with_its_server_or_with_its_lifeline(
+    project: Project, base_image: str
+) -> None:
+    """The two ways a database container ends by itself: its server exits (even after
+    writing more output than a socket holds: Podman sends it to the attachment unless
+    told not to, and unread it stalls the exit), or its process lets go."""
+    ours = Docker.connect(locate(os.environ))
+    labels = {"dbsnap.project": project.name, "dbsnap.session": "bound", "dbsnap.bound": "stdin"}
+
+    def started(name: str, script: str) -> tuple[ContainerInfo, Lifeline]:
+        container = ours.create(
+            name=f"dbsnap-{project.name}-{name}",
+            image=base_image,
+            labels={**labels, "dbsnap.kind": name},
+            entrypoint=bound(["sh", "-c", script]),
+            command=[],
+            bound=True,
+        )
+        lifeline = ours.attach_lifeline(container)
+        ours.start(container)
+        return container, lifeline
+
+    noisy, held = started("noisy", "head -c 4000000 /dev/zero | tr '\\0' x >&2; exit 3")
+    idle, released = started("idle", "sleep 600")
+    try:
+        wait_for(lambda: ours.status(noisy) == "exited", "the noisy server's container to end", 30)
+        assert ours.status(idle) == "running"
+        released.release()
+        wait_for(lambda: ours.status(idle) == "exited", "the released container to end", 30)
+    finally:
+        for thing in (held, released):
+            thing.release()
+        for container in (noisy, idle):
+            ours.remove(container)
