@@ -100,9 +100,6 @@ def start_instance(
             dbname=snapshot.dbname,
             engine=engine.name,
         )
-        # Up first (over TCP, cheap to ask), so that the password, set through
-        # the server's socket by a process in the container, takes one try.
-        engine.wait_ready(docker, container, database, startup_timeout, refusal_will_do=True)
         engine.set_password(docker, container, database, startup_timeout)
         engine.wait_ready(docker, container, database, startup_timeout)
     except BaseException:

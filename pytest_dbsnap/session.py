@@ -51,8 +51,8 @@ class Session:
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _sentinel_thread: threading.Thread | None = None
-    _sentinel_error: DbsnapError | None = None
+    _alive_thread: threading.Thread | None = None
+    _alive_error: DbsnapError | None = None
     _base_id: str = ""
     _closed: bool = False
 
@@ -88,7 +88,7 @@ class Session:
         the thread starts the session's sentinel too. Finding the snapshot
         does not wait for the thread.
         """
-        if not self.owner or self._sentinel_thread is not None:
+        if not self.owner or self._alive_thread is not None:
             return
         self.settings.publish_address()  # a remote daemon without an address fails here
 
@@ -104,21 +104,21 @@ class Session:
                 if self.reaped:
                     self.log(f"removed {len(self.reaped)} container(s) left by dead sessions")
             except DbsnapError as exc:
-                self._sentinel_error = exc
+                self._alive_error = exc
 
-        self._sentinel_thread = threading.Thread(target=start, name="dbsnap-sentinel")
-        self._sentinel_thread.start()
+        self._alive_thread = threading.Thread(target=start, name="dbsnap-alive")
+        self._alive_thread.start()
 
     def alive(self, *, sentinel: bool = False) -> None:
         """Wait for :meth:`ensure_alive`'s thread; with ``sentinel``, make sure this
         session has its sentinel (before a container that outlives our process: a
         build's, or any with ``keep``)."""
         self.ensure_alive()
-        if self._sentinel_thread is not None:
-            self._sentinel_thread.join()
-        if self._sentinel_error is not None:
-            raise self._sentinel_error
-        if sentinel and self.owner and self.sentinel is None and self._base_id:
+        if self._alive_thread is not None:
+            self._alive_thread.join()
+        if self._alive_error is not None:
+            raise self._alive_error
+        if sentinel and self.sentinel is None and self._base_id:  # set by owners only
             self.sentinel = Sentinel(self.docker(), self._base_id, self.labels)
 
     def refuse(self, error: DbsnapError) -> None:
@@ -205,10 +205,10 @@ class Session:
         if self._closed:
             return side_by_side(jobs)
         self._closed = True
-        if self._sentinel_thread is not None:
-            self._sentinel_thread.join()
+        if self._alive_thread is not None:
+            self._alive_thread.join()
         sentinel, self.sentinel = self.sentinel, None
-        if self.owner and self._sentinel_thread is not None:
+        if self._alive_thread is not None:  # owners only
             if self.settings.keep:
                 if sentinel is not None:
                     # From an image that is surely here (a base pinned by digest may

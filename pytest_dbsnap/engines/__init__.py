@@ -154,17 +154,9 @@ class Engine(Protocol):
     ) -> None: ...
 
     def wait_ready(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        *,
-        refusal_will_do: bool = False,
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
-        """Wait until the final server answers through the published port; with
-        ``refusal_will_do``, refusing ``database.user``'s password is an answer
-        (before :meth:`set_password`)."""
+        """Wait until the final server answers through the published port."""
         ...
 
     def apply_sql(

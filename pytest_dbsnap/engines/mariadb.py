@@ -220,16 +220,9 @@ class MariaDBEngine:
         give_seed_password(docker, container, password)
 
     def wait_ready(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        *,
-        refusal_will_do: bool = False,
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
-        """Wait until the server greets a TCP connection through the published port
-        (which needs no password: ``refusal_will_do`` changes nothing).
+        """Wait until the server greets a TCP connection through the published port.
 
         docker-proxy accepts a connection before anything listens behind it, and
         the entrypoint's temporary server listens on no TCP port; the server's
@@ -345,7 +338,12 @@ class MariaDBEngine:
         self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
         """Give ``database.user`` the password ``database.password`` and unlock it,
-        through the server's socket; only its hash goes into the container."""
+        through the server's socket; only its hash goes into the container.
+
+        The server is waited for over TCP first (cheap to ask; an exec costs a
+        process in the container), so the statement normally takes one try.
+        """
+        self.wait_ready(docker, container, database, timeout)
         statement = (
             f"ALTER USER {_account(database.user)} IDENTIFIED BY PASSWORD "
             f"{_literal(native_password_hash(database.password))} ACCOUNT UNLOCK"

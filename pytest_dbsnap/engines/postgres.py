@@ -220,16 +220,22 @@ class PostgresEngine:
         }
 
     def wait_ready(
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
+    ) -> None:
+        """Wait until a real query succeeds over TCP."""
+        self._await_server(docker, container, database, timeout, refusal_will_do=False)
+
+    def _await_server(
         self,
         docker: Docker,
         container: ContainerInfo,
         database: Database,
         timeout: float,
         *,
-        refusal_will_do: bool = False,
+        refusal_will_do: bool,
     ) -> None:
-        """Wait until a real query succeeds over TCP (or, with ``refusal_will_do``,
-        the password is refused).
+        """Wait until a real query succeeds over TCP, or with ``refusal_will_do`` until
+        the server refuses the password (it is up; the password is not set yet).
 
         docker-proxy accepts a connection before anything listens behind it, and
         the entrypoint's temporary init server listens on no TCP port, so only a
@@ -286,9 +292,11 @@ class PostgresEngine:
     ) -> None:
         """Give ``database.user`` the password ``database.password``, through the socket.
 
-        Only its SCRAM verifier goes into the container. Retried until the
-        server, just started, accepts connections on its socket.
+        Only its SCRAM verifier goes into the container. The server is waited
+        for over TCP first (cheap to ask; an exec costs a process in the
+        container), so the statement normally takes one try.
         """
+        self._await_server(docker, container, database, timeout, refusal_will_do=True)
         statement = _sql(
             "ALTER ROLE {} PASSWORD {}",
             identifiers=(database.user,),
