@@ -22,10 +22,20 @@ test:
 	@if [ "$$(id -u)" = 0 ]; then scripts/setup registry && export DBSNAP_TEST_REGISTRY=127.0.0.1:5000; fi; \
 		.venv/bin/python -m pytest -ra
 
-# The core, per-test databases, crash tests and the CLI on rootful Podman's
-# Docker-compatible service (scripts/setup podman), base images moved in.
-PODMAN_TESTS = tests/docker/test_snapshot.py tests/docker/test_pristine.py \
-	tests/docker/test_crashes.py tests/docker/test_podman.py \
+# What depends on the daemon, on rootful Podman's Docker-compatible service
+# (scripts/setup podman), base images moved in: the core (a build, a cache
+# hit, one build for concurrent sessions), per-test databases and containers,
+# a full RAM folder, the crash tests (bound containers, reaping) and the CLI.
+# The rest of the suite exercises the engine and the plugin the same way on
+# any daemon, and runs on Docker only (make test).
+PODMAN_TESTS = tests/docker/test_crashes.py tests/docker/test_podman.py \
+	"tests/docker/test_snapshot.py::test_first_run_builds_and_second_run_seeds_nothing" \
+	"tests/docker/test_snapshot.py::test_xdist_builds_once_and_starts_one_container_per_worker" \
+	"tests/docker/test_snapshot.py::test_two_concurrent_sessions_from_different_checkouts_build_once" \
+	tests/docker/test_pristine.py::test_every_test_starts_pristine_in_random_order \
+	tests/docker/test_pristine.py::test_container_mode_gives_each_test_its_own_container \
+	tests/docker/test_pristine.py::test_a_full_ram_folder_says_what_to_raise \
+	tests/docker/test_pristine.py::test_the_session_removes_the_container_of_a_worker_that_died \
 	"tests/docker/test_cli.py::test_build_then_pytest_seeds_nothing_and_ls_marks_the_current_snapshot" \
 	"tests/docker/test_cli.py::test_prune_keeps_the_current_snapshot_and_removes_what_dead_sessions_left" \
 	"tests/docker/test_cli.py::test_exit_statuses_and_one_line_errors" \
