@@ -1,8 +1,9 @@
 """Fixtures for tests that run real inner pytest sessions against a real daemon.
 
 Each test gets a fresh project name, so its snapshots never collide with
-another test's or an earlier run's, and on teardown the fixture asserts that
-the project left no container and the session no new volume behind.
+another test's or an earlier run's (unless it shares them: ``Project.share``),
+and on teardown the fixture asserts that the project left no container and the
+session no new volume behind.
 """
 
 from __future__ import annotations
@@ -57,12 +58,23 @@ def pg18_image(docker_client: docker.DockerClient) -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def shared_snapshots(docker_client: docker.DockerClient) -> Iterator[set[str]]:
+    """The ids of snapshots that tests share (``Project.share``), removed at the end."""
+    ids: set[str] = set()
+    yield ids
+    for image_id in ids:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(image_id, force=True)
+
+
 @pytest.fixture
 def project(
     pytester: pytest.Pytester,
     docker_client: docker.DockerClient,
     base_image: str,
     monkeypatch: pytest.MonkeyPatch,
+    shared_snapshots: set[str],
 ) -> Iterator[Project]:
     for name in list(os.environ):
         if name.startswith("DBSNAP_"):
@@ -87,7 +99,10 @@ def project(
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.api.remove_container(container.id, force=True, v=True)
     for image in proj.images():
-        docker_client.images.remove(image.id, force=True)
+        if proj.group:
+            shared_snapshots.add(image.id)
+        else:
+            docker_client.images.remove(image.id, force=True)
     for volume in new_volumes:
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.volumes.get(volume).remove(force=True)

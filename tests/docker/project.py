@@ -24,9 +24,19 @@ class Project:
     client: docker.DockerClient
     pytester: pytest.Pytester
     counter: Path = field(init=False)
+    group: str = ""
+    """The group whose snapshots this project shares (see :meth:`share`)."""
 
     def __post_init__(self) -> None:
         self.counter = self.path / "seed-runs.txt"
+
+    def share(self, group: str) -> None:
+        """Let this test's snapshot serve the later tests of ``group`` in this test
+        session, or take theirs: for tests of what happens after a snapshot is
+        found, never of how it is built. :meth:`ini` puts the group in the cache
+        key, so no other test finds these snapshots; they are removed at the end
+        of the test session."""
+        self.group = group
 
     def write(self, relative: str, text: str) -> Path:
         target = self.path / relative
@@ -38,6 +48,8 @@ class Project:
         """Write pytest.ini with dbsnap_project set and the given dbsnap_* keys."""
         lines = ["[pytest]", f"dbsnap_project = {self.name}"]
         lines += [f"dbsnap_{key} = {value}" for key, value in settings.items()]
+        if self.group and "cache_key" not in settings:
+            lines.append(f"dbsnap_cache_key = shared by the tests of {self.group}")
         self.write("pytest.ini", "\n".join(lines) + "\n")
 
     def counting_command(self) -> str:

@@ -91,6 +91,7 @@ async def test_anyio(n, dbsnap_aconn, dbsnap_async_engine):
 
 
 def async_project(project: Project, mode: str) -> None:
+    project.share("test_async_fixtures")  # the tests are about what comes after the build
     project.write("db/seed.sql", SEED)
     project.ini(seed="db/seed.sql")
     text = project.path / "pytest.ini"

@@ -50,7 +50,9 @@ ENV = """
     APP_DB={dbname}"""
 
 
-def env_project(project: Project, scope: str, **settings: str) -> None:
+def env_project(project: Project, scope: str, *, share: bool = True, **settings: str) -> None:
+    if share:  # the test is about what comes after the build
+        project.share("test_env_mode")
     project.write("db/seed.sql", SEED)
     project.write("app/__init__.py", "")
     project.write("app/db.py", APP)
@@ -147,6 +149,7 @@ def test_the_seed_command_gets_the_same_variables_and_cache_env_enters_the_key(
     env_project(
         project,
         "function",
+        share=False,
         seed_command="python -c \"import os, app.db as d; d.add(os.environ['FIRST_ITEM'])\""
         f" && {project.counting_command()}",
         cache_env="FIRST_ITEM",

@@ -302,6 +302,7 @@ def test_no_password_in_the_snapshot_and_each_container_its_own(
 
 def test_keep_prints_a_mariadb_command_line(mariadb_project: Project) -> None:
     project = mariadb_project
+    project.share("test_mariadb")  # a test of what comes after the build
     project.write("db/seed.sql", SEED)
     project.ini(seed="db/seed.sql", keep="true")
     project.write(
@@ -394,6 +395,7 @@ def test_dbsnap_env_points_an_app_at_its_worker_database_in_worker_scope(
     mariadb_project: Project,
 ) -> None:
     project = mariadb_project
+    project.share("test_mariadb")  # a test of what comes after the build
     project.write("db/seed.sql", SEED)
     env = "\n    APP_DB_HOST={host}\n    APP_DB_PORT={port}\n    APP_DB_NAME={dbname}"
     project.ini(seed="db/seed.sql", env=env, scope="worker")
@@ -426,6 +428,7 @@ def test_the_async_fixtures_say_in_one_line_what_mariadb_lacks(mariadb_project: 
     """dbsnap_aconn is psycopg's; dbsnap_async_engine needs asyncmy or aiomysql."""
     pytest.importorskip("anyio")
     project = mariadb_project
+    project.share("test_mariadb")  # a test of what comes after the build
     project.write("db/seed.sql", SEED)
     project.ini(seed="db/seed.sql")
     project.write(

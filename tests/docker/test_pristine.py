@@ -52,6 +52,7 @@ MUTATIONS = {
 
 
 def pristine_project(project: Project, **settings: str) -> None:
+    project.share("test_pristine")  # these tests are about what comes after the build
     project.write("db/seed.sql", SEED)
     project.ini(seed="db/seed.sql", **settings)
     shutil.copy(INNER / "checks.py", project.path / "checks.py")
