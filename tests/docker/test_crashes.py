@@ -99,6 +99,7 @@ def test_sigkill_of_the_controller_is_reaped_by_the_next_session(
 
 
 def test_sigkill_of_a_worker_leaves_nothing_after_the_session(project: Project) -> None:
+    project.share("test_crashes")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write(
@@ -158,6 +159,7 @@ def test_a_build_interrupted_during_seeding_tags_nothing_and_the_next_run_builds
 
 
 def test_a_live_session_is_never_reaped(project: Project) -> None:
+    project.share("test_crashes")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write("test_other.py", "def test_other(dbsnap_db):\n    pass\n")
@@ -179,6 +181,7 @@ def test_a_live_session_is_never_reaped(project: Project) -> None:
 
 
 def test_a_worker_container_that_dies_fails_that_workers_tests_clearly(project: Project) -> None:
+    project.share("test_crashes")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write(

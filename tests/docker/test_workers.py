@@ -10,6 +10,7 @@ SCHEMA = "CREATE TABLE mark (worker text NOT NULL);\n"
 
 
 def test_a_write_in_one_worker_is_invisible_to_another(project: Project) -> None:
+    project.share("test_workers")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     barrier = project.path / "barrier"
@@ -42,6 +43,7 @@ def test_a_write_in_one_worker_is_invisible_to_another(project: Project) -> None
 
 
 def test_fixture_details_and_labels(project: Project) -> None:
+    project.share("test_workers")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql", dbname="app db", user="tester")
     project.write(
@@ -83,6 +85,7 @@ def test_fixture_details_and_labels(project: Project) -> None:
 def test_containers_and_volumes_are_gone_after_the_session(
     project: Project, docker_client: docker.DockerClient
 ) -> None:
+    project.share("test_workers")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write(
@@ -103,6 +106,7 @@ def test_containers_and_volumes_are_gone_after_the_session(
 
 
 def test_failing_tests_still_remove_containers(project: Project) -> None:
+    project.share("test_workers")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write(
@@ -117,6 +121,7 @@ def test_failing_tests_still_remove_containers(project: Project) -> None:
 
 
 def test_keep_leaves_the_container_and_says_how_to_connect(project: Project) -> None:
+    project.share("test_workers")
     project.write("db/schema.sql", SCHEMA)
     project.ini(seed="db/schema.sql")
     project.write("test_keep.py", "def test_keep(dbsnap_worker):\n    pass\n")
