@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import secrets
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,6 +67,7 @@ def start_instance(
     to ``outlive`` it (``keep``).
     """
     started = time.monotonic()
+    _import_in_background(engine.client.sync_driver)  # the waits below need it
     entrypoint = launch.entrypoint
     if not outlive:
         entrypoint = bound(launch.image_entrypoint if entrypoint is None else entrypoint)
@@ -108,6 +112,15 @@ def start_instance(
             lifeline.release()
         raise
     return Instance(container, database, time.monotonic() - started, launch.ram_bytes, lifeline)
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` in a thread while this one waits for the daemon (a driver
+    takes a tenth of a second to import); whoever imports it meanwhile waits."""
+    if module not in sys.modules:
+        threading.Thread(
+            target=lambda: importlib.import_module(module), name="dbsnap-import", daemon=True
+        ).start()
 
 
 def launch_of(

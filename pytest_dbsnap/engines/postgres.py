@@ -61,6 +61,22 @@ du -sk "$PGDATA" | cut -f1
 """.replace("{stopping}", STOPPING)
 
 
+# psql, again every 20 ms while the server is not up yet (exit status 2: no
+# connection), at most $1 times; the last attempt's output is the result.
+_WHEN_UP = """
+tries=$1; shift
+while :; do
+  out=$(psql "$@" 2>&1) && exit 0
+  status=$?
+  [ "$status" -eq 2 ] && [ "$tries" -gt 0 ] || break
+  tries=$((tries - 1))
+  sleep 0.02
+done
+printf '%s\\n' "$out"
+exit "$status"
+"""
+
+
 def scram_verifier(password: str, iterations: int = 4096) -> str:
     """PostgreSQL's stored form of ``password`` for SCRAM-SHA-256 (RFC 5802, 7677).
 
@@ -224,20 +240,7 @@ class PostgresEngine:
     def wait_ready(
         self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
-        """Wait until a real query succeeds over TCP."""
-        self._await_server(docker, container, database, timeout, refusal_will_do=False)
-
-    def _await_server(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        *,
-        refusal_will_do: bool,
-    ) -> None:
-        """Wait until a real query succeeds over TCP, or with ``refusal_will_do`` until
-        the server refuses the password (it is up; the password is not set yet).
+        """Wait until a real query succeeds over TCP.
 
         docker-proxy accepts a connection before anything listens behind it, and
         the entrypoint's temporary init server listens on no TCP port, so only a
@@ -251,8 +254,6 @@ class PostgresEngine:
                     conn.execute("SELECT 1")
             except psycopg.Error as exc:
                 refused = "authentication" in str(exc)
-                if isinstance(exc, psycopg.OperationalError) and refused and refusal_will_do:
-                    return ""
                 if isinstance(exc, psycopg.OperationalError) and refused:
                     # The server is up, and says no: waiting will not change its mind.
                     raise ContainerError(
@@ -294,22 +295,34 @@ class PostgresEngine:
     ) -> None:
         """Give ``database.user`` the password ``database.password``, through the socket.
 
-        Only its SCRAM verifier goes into the container. The server is waited
-        for over TCP first (cheap to ask; an exec costs a process in the
-        container), so the statement normally takes one try.
+        Only its SCRAM verifier goes into the container. One exec, started
+        with the container, runs psql until the server takes it: an exec costs
+        a round trip to the daemon and a process in the container, and this
+        one overlaps the server's start instead of following it.
         """
-        self._await_server(docker, container, database, timeout, refusal_will_do=True)
         statement = _sql(
             "ALTER ROLE {} PASSWORD {}",
             identifiers=(database.user,),
             literals=(scram_verifier(database.password),),
         )
+        tries = str(max(1, int(timeout / 0.02)))
 
         retry_until_done(
             docker,
             container,
             timeout,
-            lambda: self._psql(docker, container, database.user, statement),
+            lambda: docker.exec(
+                container,
+                [
+                    "sh",
+                    "-c",
+                    _WHEN_UP,
+                    "dbsnap-password",
+                    tries,
+                    *self._psql_args(database.user, statement),
+                ],
+                user="postgres",
+            ),
             title=self.title,
             tool="psql",
         )
@@ -352,10 +365,14 @@ class PostgresEngine:
         official images)."""
         return docker.exec(
             container,
-            ["psql", "-X", "-q", *flags, "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
-             "-c", statement],
+            ["psql", *PostgresEngine._psql_args(user, statement, *flags)],
             user="postgres",
-        )  # fmt: skip
+        )
+
+    @staticmethod
+    def _psql_args(user: str, statement: str, *flags: str) -> list[str]:
+        return ["-X", "-q", *flags, "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
+                "-c", statement]  # fmt: skip
 
     def launch(self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int) -> Launch:
         command = list(snapshot.command or ["postgres"])
