@@ -117,6 +117,36 @@ def run_seed_file(
         docker.exec(container, ["rm", "-f", inside])
 
 
+# Runs a client until the server takes it: again every 20 ms, at most $1 times,
+# while "<exit status> <output>" matches the pattern $2 of a server not up yet;
+# the last attempt's output is the result.
+_WHEN_UP = """
+tries=$1 not_up=$2; shift 2
+while :; do
+  out=$("$@" 2>&1) && exit 0
+  status=$?
+  case "$status $out" in $not_up) ;; *) break ;; esac
+  [ "$tries" -gt 0 ] || break
+  tries=$((tries - 1))
+  sleep 0.02
+done
+printf '%s\\n' "$out"
+exit "$status"
+"""
+
+
+def when_up(command: Sequence[str], not_up: str, timeout: float) -> list[str]:
+    """``command``, a client of the server through its socket, run again every 20 ms
+    within ``timeout`` while the server is not up yet: while ``"<exit status>
+    <output>"`` matches the shell pattern ``not_up``.
+
+    One exec of it can be issued as the container starts: the exec's round
+    trip to the daemon then overlaps the server's start instead of following it.
+    """
+    tries = str(max(1, int(timeout / 0.02)))
+    return ["/bin/sh", "-c", _WHEN_UP, "dbsnap-when-up", tries, not_up, *command]
+
+
 def retry_until_done(
     docker: Docker,
     container: ContainerInfo,

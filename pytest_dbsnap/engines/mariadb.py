@@ -342,6 +342,10 @@ class MariaDBEngine:
 
         The server is waited for over TCP first (cheap to ask; an exec costs a
         process in the container), so the statement normally takes one try.
+        Unlike PostgreSQL's, the exec is not issued as the container starts
+        (:func:`~.lifecycle.when_up`): this server takes a second to start, and
+        the client's attempts meanwhile cost it more than the round trip saves
+        (a start took 1.54 s against 1.28 s, medians of 14 here).
         """
         self.wait_ready(docker, container, database, timeout)
         statement = (

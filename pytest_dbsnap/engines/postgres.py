@@ -26,6 +26,7 @@ from .lifecycle import (
     run_seed_file,
     seed_file,
     until_ready,
+    when_up,
 )
 from .psql_errors import find_failure
 from .sql_failure import unplaced
@@ -59,22 +60,6 @@ done
 rm -f archive_status/*
 du -sk "$PGDATA" | cut -f1
 """.replace("{stopping}", STOPPING)
-
-
-# psql, again every 20 ms while the server is not up yet (exit status 2: no
-# connection), at most $1 times; the last attempt's output is the result.
-_WHEN_UP = """
-tries=$1; shift
-while :; do
-  out=$(psql "$@" 2>&1) && exit 0
-  status=$?
-  [ "$status" -eq 2 ] && [ "$tries" -gt 0 ] || break
-  tries=$((tries - 1))
-  sleep 0.02
-done
-printf '%s\\n' "$out"
-exit "$status"
-"""
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:
@@ -305,7 +290,6 @@ class PostgresEngine:
             identifiers=(database.user,),
             literals=(scram_verifier(database.password),),
         )
-        tries = str(max(1, int(timeout / 0.02)))
 
         retry_until_done(
             docker,
@@ -313,14 +297,8 @@ class PostgresEngine:
             timeout,
             lambda: docker.exec(
                 container,
-                [
-                    "sh",
-                    "-c",
-                    _WHEN_UP,
-                    "dbsnap-password",
-                    tries,
-                    *self._psql_args(database.user, statement),
-                ],
+                # psql's exit status 2: no connection (no socket yet, or starting up).
+                when_up(["psql", *self._psql_args(database.user, statement)], "2 *", timeout),
                 user="postgres",
             ),
             title=self.title,
