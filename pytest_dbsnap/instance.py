@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import secrets
@@ -117,10 +118,14 @@ def start_instance(
 def _import_in_background(module: str) -> None:
     """Import ``module`` in a thread while this one waits for the daemon (a driver
     takes a tenth of a second to import); whoever imports it meanwhile waits."""
-    if module not in sys.modules:
-        threading.Thread(
-            target=lambda: importlib.import_module(module), name="dbsnap-import", daemon=True
-        ).start()
+    if module in sys.modules:
+        return
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):  # whoever needs it says so
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name="dbsnap-import", daemon=True).start()
 
 
 def launch_of(
