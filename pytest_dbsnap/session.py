@@ -258,7 +258,6 @@ def side_by_side(jobs: Sequence[Callable[[], object]]) -> list[str]:
     in this thread, whose Docker client is connected already; their errors."""
     if not jobs:
         return []
-    outcomes: list[str | None] = []
 
     def run(job: Callable[[], object]) -> str | None:
         try:
@@ -268,12 +267,8 @@ def side_by_side(jobs: Sequence[Callable[[], object]]) -> list[str]:
         return None
 
     *others, last = jobs
-    if not others:
-        outcomes.append(run(last))
-    else:
-        with ThreadPoolExecutor(max_workers=min(8, len(others))) as threads:
-            futures = [threads.submit(run, job) for job in others]
-            mine = run(last)
-            outcomes += [future.result() for future in futures]
-            outcomes.append(mine)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(others)))) as threads:
+        futures = [threads.submit(run, job) for job in others]
+        mine = run(last)
+        outcomes = [future.result() for future in futures] + [mine]
     return [outcome for outcome in outcomes if outcome is not None]

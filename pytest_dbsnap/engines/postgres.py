@@ -280,10 +280,9 @@ class PostgresEngine:
     ) -> None:
         """Give ``database.user`` the password ``database.password``, through the socket.
 
-        Only its SCRAM verifier goes into the container. One exec, started
-        with the container, runs psql until the server takes it: an exec costs
-        a round trip to the daemon and a process in the container, and this
-        one overlaps the server's start instead of following it.
+        Only its SCRAM verifier goes into the container. One exec, issued as
+        the container starts, runs psql until the server takes it (see
+        :func:`~.lifecycle.when_up`).
         """
         statement = _sql(
             "ALTER ROLE {} PASSWORD {}",
