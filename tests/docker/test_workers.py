@@ -149,3 +149,63 @@ def test_without_xdist_installed_the_plugin_still_works(project: Project) -> Non
     result = project.run("-p", "no:xdist")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["snapshot dbsnap/*:* (cache miss: *"])
+
+
+# Delays the controller's look-up thread and logs who looked and who built, as
+# "<process> <thread> <what> <outcome>" lines.
+TRACED_LOOKUP = """
+import os, threading, time
+
+import pytest_dbsnap.session as session_module
+
+find_local, ensure_snapshot = session_module.find_local, session_module.ensure_snapshot
+
+
+def log(what, outcome):
+    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    with open("lookups.log", "a") as f:
+        f.write(f"{who} {threading.current_thread().name} {what} {outcome}\\n")
+
+
+def slow_find(*args, **kwargs):
+    time.sleep(1)  # long after xdist started the first worker
+    found = find_local(*args, **kwargs)
+    log("find", found is not None)
+    return found
+
+
+def logged_ensure(*args, **kwargs):
+    log("ensure", "called")
+    return ensure_snapshot(*args, **kwargs)
+
+
+session_module.find_local = slow_find
+session_module.ensure_snapshot = logged_ensure
+"""
+
+
+def test_the_controller_looks_up_the_snapshot_while_xdist_starts_workers(
+    project: Project,
+) -> None:
+    """The controller looks for the snapshot in a thread, and each worker is handed
+    what it found, however late; a snapshot to build is built in the controller's
+    own thread, once, and no worker looks for one itself."""
+    project.write("db/schema.sql", SCHEMA)
+    project.ini(seed="db/schema.sql")
+    project.write("conftest.py", TRACED_LOOKUP)
+    project.write("test_db.py", "def test_db(dbsnap_conn):\n    dbsnap_conn.execute('SELECT 1')\n")
+    log = project.path / "lookups.log"
+
+    cold = project.run("-n", "2")
+    cold.assert_outcomes(passed=1)
+    cold.stdout.fnmatch_lines(["snapshot * (cache miss: built *"])
+    assert log.read_text().splitlines() == [
+        "controller dbsnap-find find False",
+        "controller MainThread ensure called",
+    ]
+
+    log.unlink()
+    warm = project.run("-n", "2")
+    warm.assert_outcomes(passed=1)
+    warm.stdout.fnmatch_lines(["snapshot * (cache hit: nothing seeded)"])
+    assert log.read_text().splitlines() == ["controller dbsnap-find find True"]
