@@ -231,15 +231,19 @@ class Docker:
         return f"Docker Engine {self.version.get('Version', '?')}"
 
     @classmethod
-    def connect(cls, daemon: Daemon) -> Docker:
+    def connect(cls, daemon: Daemon, known: Mapping[str, Any] | None = None) -> Docker:
         """Connect to ``daemon`` (see :func:`~pytest_dbsnap.daemon.locate`) and ask its
-        version (which proves it answers)."""
+        version (which proves it answers), unless another process of the session
+        asked already: ``known`` is its :meth:`facts`."""
         if not daemon.address:
             raise DockerUnavailableError(
                 f"the Docker context {daemon.context!r} (DOCKER_CONTEXT, or `docker context "
                 "use`) is not known here; `docker context ls` lists the known ones"
             )
         try:
+            if known and "api" in known and "version" in known:
+                client = docker.from_env(environment=environ_for(daemon), version=known["api"])
+                return cls(client, known["version"])
             client = docker.from_env(environment=environ_for(daemon))
             version = client.api.version()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -251,6 +255,10 @@ class Docker:
                 f"cannot reach the Docker daemon at {daemon.describe()} ({reason}); {hint}"
             ) from None
         return cls(client, version)
+
+    def facts(self) -> dict[str, Any]:
+        """What :meth:`connect` needs not ask again in another process (plain data)."""
+        return {"api": str(self.api.api_version), "version": dict(self.version)}
 
     def close(self) -> None:
         self.client.close()
@@ -589,7 +597,16 @@ class Docker:
             info.mode = 0o644
             info.uid = info.gid = owner
             tar.addfile(info, io.BytesIO(data))
-        if not self.api.put_archive(container.id, folder or "/", buffer.getvalue()):
+        for attempt in range(3):
+            try:
+                copied = self.api.put_archive(container.id, folder or "/", buffer.getvalue())
+                break
+            except docker.errors.APIError as exc:
+                # Podman's copier now and then loses the helper it feeds ("passing bulk
+                # input to subprocess: write |1: broken pipe"); the same copy then works.
+                if not (self.podman and "broken pipe" in str(exc)) or attempt == 2:
+                    raise
+        if not copied:
             raise ContainerError(f"cannot copy {path} into container {container.name}")
 
     @_translated("committing container {0}")
