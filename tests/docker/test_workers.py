@@ -209,3 +209,54 @@ def test_the_controller_looks_up_the_snapshot_while_xdist_starts_workers(
     warm.assert_outcomes(passed=1)
     warm.stdout.fnmatch_lines(["snapshot * (cache hit: nothing seeded)"])
     assert log.read_text().splitlines() == ["controller dbsnap-find find True"]
+
+
+# Logs every /version and /info request, by process.
+TRACED_DAEMON_QUESTIONS = """
+import os
+
+import docker.api.client
+
+APIClient = docker.api.client.APIClient
+
+
+def traced(name):
+    original = getattr(APIClient, name)
+
+    def call(self, *args, **kwargs):
+        who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+        with open("questions.log", "a") as f:
+            f.write(f"{who} {name}\\n")
+        return original(self, *args, **kwargs)
+
+    return call
+
+
+for name in ("version", "info", "_retrieve_server_version"):
+    setattr(APIClient, name, traced(name))
+"""
+
+
+def test_workers_reuse_what_the_controller_learnt_of_the_daemon(project: Project) -> None:
+    """A worker handed the snapshot does not ask the daemon again what the controller
+    asked it (its version, its memory), and still names it in the summary."""
+    project.share("test_workers")
+    project.write("db/schema.sql", SCHEMA)
+    project.ini(seed="db/schema.sql", storage="auto")
+    project.write("conftest.py", TRACED_DAEMON_QUESTIONS)
+    project.write(
+        "test_db.py",
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_db(n, dbsnap_conn):
+            dbsnap_conn.execute("SELECT 1")
+        """,
+    )
+    result = project.run("-n", "2")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["2 database container(s) started in *", "Docker daemon: *, *"])
+    asked = (project.path / "questions.log").read_text().split("\n")
+    assert not [line for line in asked if line.startswith("gw")], asked
+    assert any(line.startswith("controller") for line in asked)
