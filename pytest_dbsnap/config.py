@@ -160,8 +160,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ram_size",
         "mib",
         "",
-        "MiB of RAM a worker's databases may fill (default: the pool's copies, or the whole "
-        "cluster of an engine that makes no copies, and 128 MiB more)",
+        "MiB of RAM a worker's data folder may fill (default: the cluster, the pool's copies "
+        "and 128 MiB more)",
     ),
     Setting(
         "reuse",

@@ -105,7 +105,7 @@ def start_instance(
             dbname=snapshot.dbname,
             engine=engine.name,
         )
-        engine.set_password(docker, container, database, startup_timeout, launch)
+        engine.set_password(docker, container, database, startup_timeout)
         engine.wait_ready(docker, container, database, startup_timeout)
     except BaseException:
         docker.remove_quietly(container)
@@ -129,19 +129,12 @@ def _import_in_background(module: str) -> None:
 
 
 def launch_of(
-    docker: Docker,
-    engine: Engine,
-    snapshot: Snapshot,
-    *,
-    durable: bool,
-    ram_bytes: int,
-    holds_copies: bool,
+    docker: Docker, engine: Engine, snapshot: Snapshot, *, durable: bool, ram_bytes: int
 ) -> Launch:
     """How containers of ``snapshot`` start: its own command, durability off unless
-    ``durable``, in a tmpfs of ``ram_bytes`` (0: on disk) the data folder or, for a
-    server that ``holds_copies``, the copies (see :meth:`Engine.launch`)."""
+    ``durable``, the data folder in a tmpfs of ``ram_bytes`` (0: on disk)."""
     image = docker.get_or_pull_image(snapshot.image_id)
-    launch = engine.launch(image, durable=durable, ram_bytes=ram_bytes, holds_copies=holds_copies)
+    launch = engine.launch(image, durable=durable, ram_bytes=ram_bytes)
     return dataclasses.replace(launch, image_entrypoint=list(image.entrypoint))
 
 

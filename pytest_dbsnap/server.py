@@ -56,7 +56,7 @@ class Server:
     copies_made: int = 0
     copies_reused: int = 0
     resets: int = 0
-    _launches: dict[bool, Launch] = field(default_factory=dict)
+    _launch: Launch | None = None
     _shared_marks: object = None
     _trash: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _local: threading.local = field(default_factory=threading.local)
@@ -86,7 +86,7 @@ class Server:
         """This process's container; with an engine that copies, its seeded database
         turned into the template."""
         if self.instance is None:
-            instance = self.session.remembering(lambda: self.start(self.role, self.copies))
+            instance = self.session.remembering(lambda: self.start(self.role))
             try:
                 if self.copies:
                     self.session.remembering(
@@ -200,7 +200,7 @@ class Server:
 
     def _prepared(self, role: str) -> Instance:
         """A container from the snapshot with its template and worker database made."""
-        instance = self.start(role, self.copies)
+        instance = self.start(role)
         if not self.copies:
             return instance
         try:
@@ -272,7 +272,7 @@ class Server:
             self.session.ensure_snapshot()
             self.containers = Pool(
                 name=f"container pool of {self.role}",
-                make=lambda: self.start(f"{self.role}-t{next(counter)}", holds_copies=False),
+                make=lambda: self.start(f"{self.role}-t{next(counter)}"),
                 destroy=lambda instance: stop_instance(self.session.docker(), instance),
                 size=self.settings.pool_size,
             ).start()
@@ -334,7 +334,7 @@ class Server:
     def diagnose(self, error: DbsnapError) -> str:
         """``error``, or the reason behind it when this process's container died."""
         instance = self.instance
-        launch = self._launches.get(self.copies) or next(iter(self._launches.values()), None)
+        launch = self._launch
         if "No space left on device" in str(error) and launch is not None and launch.ram_bytes:
             return (
                 f"{error}; the worker's data folder in RAM ({launch.ram_bytes // MIB} MiB) is "
@@ -377,9 +377,8 @@ class Server:
             self.session.opened(admin)
         return admin
 
-    def start(self, role: str, holds_copies: bool) -> Instance:
-        """A container from the snapshot for ``role``, answering queries; one that
-        ``holds_copies`` of its database (this process's own), or is a test's."""
+    def start(self, role: str) -> Instance:
+        """A container from the snapshot for ``role``, answering queries."""
         session = self.session
         snapshot = session.ensure_snapshot()
         keep = self.settings.keep
@@ -388,7 +387,7 @@ class Server:
             session.docker(),
             self.engine,
             snapshot,
-            self.launch(holds_copies),
+            self.launch(),
             session=session.id,
             role=role,
             host=self.settings.host,
@@ -398,41 +397,37 @@ class Server:
             outlive=keep,
         )
 
-    def launch(self, holds_copies: bool) -> Launch:
-        """How this process's containers start (looked up once for each kind)."""
-        launch = self._launches.get(holds_copies)
-        if launch is None:
+    def launch(self) -> Launch:
+        """How this process's containers start (looked up once)."""
+        if self._launch is None:
             snapshot = self.session.ensure_snapshot()
-            launch = self._launches[holds_copies] = launch_of(
+            self._launch = launch_of(
                 self.session.docker(),
                 self.engine,
                 snapshot,
                 durable=self.settings.durable,
-                ram_bytes=self._ram_bytes(snapshot, holds_copies),
-                holds_copies=holds_copies,
+                ram_bytes=self._ram_bytes(snapshot),
             )
-        return launch
+        return self._launch
 
-    def _ram_bytes(self, snapshot: Snapshot, holds_copies: bool) -> int:
-        """The size of a container's tmpfs (``dbsnap_storage``); 0: all on disk.
+    def _ram_bytes(self, snapshot: Snapshot) -> int:
+        """The size of a container's data folder in RAM (``dbsnap_storage``); 0: on disk.
 
-        A server that holds copies needs room for the pool's copies, the
-        worker database, the copy a test has and one being dropped; any other
-        for its whole cluster; both 128 MiB more for what tests add.
+        Enough for the cluster, and when the server holds copies, the pool's
+        copies, the worker database, the copy a test has and one being
+        dropped; and 128 MiB for what tests add.
         """
         settings = self.settings
         if settings.storage == "disk":
             return 0
-        need = (
-            (settings.pool_size + 4) * snapshot.database_bytes
-            if holds_copies
-            else snapshot.cluster_bytes
+        copies = settings.pool_size + 4 if self.copies else 0
+        bound = settings.ram_size * MIB or (
+            snapshot.cluster_bytes + copies * snapshot.database_bytes + 128 * MIB
         )
-        bound = settings.ram_size * MIB or need + 128 * MIB
         if settings.storage == "ram":
             return bound
         # Without copies, each worker runs its pool's containers besides its own.
-        containers = 1 if holds_copies else settings.pool_size + 2
+        containers = 1 if self.copies else settings.pool_size + 2
         memory = self.session.memory_total()
         if memory and bound * containers * max(1, self.workers) > memory // 4:
             self.session.warn(

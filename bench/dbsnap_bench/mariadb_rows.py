@@ -117,13 +117,13 @@ def _not_pooled(server: Server, dirty: Callable[[Database], None], rounds: int) 
     """Remove the dirtied container, start a new one: the time between two tests."""
     docker = server.session.docker()
     series = Series()
-    current = server.start("bench-c0", holds_copies=False)
+    current = server.start("bench-c0")
     try:
         for i in range(1, rounds + 1):
             dirty(current.database)
             started = time.perf_counter()
             stop_instance(docker, current)
-            current = server.start(f"bench-c{i}", holds_copies=False)
+            current = server.start(f"bench-c{i}")
             series.samples.append(time.perf_counter() - started)
     finally:
         stop_instance(docker, current)
@@ -157,7 +157,7 @@ def run_mariadb(image: str, pg_image: str, rounds: Rounds, log: Log) -> list[Rat
             log(f"mariadb rows: snapshot {snapshot.tag} {'built' if snapshot.built else 'found'}")
         data_sql = [(ROOT / name).read_text() for name in SEED[1:]]
         reseeds = Series()
-        instance = maria.start("bench-reseed", holds_copies=False)
+        instance = maria.start("bench-reseed")
         try:
             for _ in range(rounds.reseeds):
                 _dirty_mariadb(instance.database)

@@ -286,7 +286,7 @@ class Bench:
         self.result.pool = {"copies_made": pool.made, "copies_reused": pool.reused}
 
     def _start(self, role: str) -> Instance:
-        return self.runtime.start(role, holds_copies=False)  # a test's own container
+        return self.runtime.start(role)
 
     def _containers(self) -> None:
         series = self.result.series["container"] = Series()

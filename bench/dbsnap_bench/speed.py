@@ -2,7 +2,7 @@
 
 - writes: 60 instant tests that each commit an UPDATE ÷ 60 that only read;
 - clone: one pristine copy (``CREATE DATABASE ... TEMPLATE``) ÷ a raw copy of
-  the database's files, from the snapshot's files into RAM (what workers do by
+  the database's files on the same storage, in RAM (what workers use by
   default) and on the container's overlay2 storage (the other floor);
 - fixed: a warm ``-n 2`` session whose one test uses the database ÷ a ``-n 2``
   session of one plain test without the plugin;
@@ -187,26 +187,24 @@ def _cpu_floor(shop1: Series, busy1: Series, shop2: Series, busy2: Series) -> li
 
 
 def clone_floors(image: str, *, repeats: int, log: Log) -> list[Ratio]:
-    """CREATE DATABASE beside a raw copy of the database's files, into RAM (as a worker
-    does: from the snapshot's files into a tablespace on a tmpfs) and on overlay2."""
+    """CREATE DATABASE beside a raw copy of the database's files, in RAM and on overlay2."""
     client = docker.from_env()
     snapshot = _speed_snapshot(client)
     results = []
-    for storage, ram in (("RAM (tmpfs)", "/mnt/ram"), ("overlay2", "")):
-        clone, raw = _clone_and_copy(client, snapshot, ram, repeats)
+    for storage, folder in (("RAM (tmpfs)", "/mnt/ram/pgdata"), ("overlay2", None)):
+        clone, raw = _clone_and_copy(client, snapshot, folder, repeats)
         log(
             f"speed: {storage}: clone {statistics.median(clone) * 1000:.0f} ms, raw copy "
             f"{statistics.median(raw) * 1000:.0f} ms"
         )
-        into = "from the snapshot's files into RAM" if ram else "on overlay2"
         results.append(
             Ratio(
-                f"clone_{'ram' if ram else 'overlay2'}",
-                f"one pristine copy (CREATE DATABASE ... TEMPLATE, 25 MB), {into}",
+                f"clone_{'ram' if folder else 'overlay2'}",
+                f"one pristine copy (CREATE DATABASE ... TEMPLATE, 25 MB), on {storage}",
                 Series(clone),
-                f"`cp -r` of the database's files, {into}",
+                f"`cp -r` of the database's files on {storage}",
                 Series(raw),
-                target=2.0 if ram else None,
+                target=2.0 if folder else None,
             )
         )
     return results
@@ -223,25 +221,19 @@ def _speed_snapshot(client: docker.DockerClient) -> str:
 
 _CLONE_SCRIPT = r"""
 set -eu
-data=$1; n=$2; ram=$3
+data=$1; n=$2
 settings="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 pg_ctl -D "$data" -o "$settings -c listen_addresses=''" -w start >/dev/null
 oid=$(psql -At -d postgres -c "SELECT oid FROM pg_database WHERE datname = 'shop'")
 psql -q -d postgres -c "ALTER DATABASE shop WITH IS_TEMPLATE true" >/dev/null
-into=$data; where=""
-if [ -n "$ram" ]; then
-  mkdir -p "$ram/copies"
-  psql -q -d postgres -c "CREATE TABLESPACE ram LOCATION '$ram/copies'"
-  into=$ram; where="TABLESPACE ram"
-fi
 i=0
 while [ $i -lt $n ]; do
   i=$((i+1))
-  s=$(date +%s%N); cp -r "$data/base/$oid" "$into/raw$i"; e=$(date +%s%N)
+  s=$(date +%s%N); cp -r "$data/base/$oid" "$data/raw$i"; e=$(date +%s%N)
   echo "raw $(( (e-s)/1000 ))"
-  rm -rf "$into/raw$i"
+  rm -rf "$data/raw$i"
   s=$(date +%s%N)
-  psql -q -d postgres -c "CREATE DATABASE c$i TEMPLATE shop STRATEGY FILE_COPY $where"
+  psql -q -d postgres -c "CREATE DATABASE c$i TEMPLATE shop STRATEGY FILE_COPY"
   e=$(date +%s%N)
   echo "clone $(( (e-s)/1000 ))"
   psql -q -d postgres -c "DROP DATABASE c$i"
@@ -251,10 +243,9 @@ pg_ctl -D "$data" -m fast -w stop >/dev/null
 
 
 def _clone_and_copy(
-    client: docker.DockerClient, image: str, ram: str, repeats: int
+    client: docker.DockerClient, image: str, ram: str | None, repeats: int
 ) -> tuple[list[float], list[float]]:
-    """(clone seconds, raw copy seconds), in a container of ``image``: the copies into a
-    tmpfs at ``ram`` (as a worker's, from the snapshot's files), or beside the template.
+    """(clone seconds, raw copy seconds), in a container of ``image``, data in ``ram`` or not.
 
     Each clone is timed through psql over the socket, as the raw copy is
     timed by date around cp: both include a process start (~2 ms).
@@ -273,8 +264,11 @@ def _clone_and_copy(
     )
     try:
         data = "/var/lib/dbsnap/pgdata"
+        if ram:
+            container.exec_run(["cp", "-a", data, ram])
+            data = ram
         result = container.exec_run(
-            ["sh", "-c", _CLONE_SCRIPT, "clone", data, str(repeats), ram], user="postgres"
+            ["sh", "-c", _CLONE_SCRIPT, "clone", data, str(repeats)], user="postgres"
         )
         output = result.output.decode(errors="replace")
         if result.exit_code != 0:

@@ -42,9 +42,6 @@ class Launch:
     tmpfs: dict[str, str] = field(default_factory=dict)
     ram_bytes: int = 0
     """The size bound of the RAM-backed data folder (0: on disk)."""
-    ram_folder: str = ""
-    """Where, in RAM, the server keeps the copies it makes (empty: with the rest of its
-    data); made by :meth:`Engine.set_password`, which runs first."""
     image_entrypoint: list[str] = field(default_factory=list)
     """The snapshot's own entrypoint (what ``entrypoint`` None stands for)."""
 
@@ -178,24 +175,16 @@ class Engine(Protocol):
         """The image config a snapshot of ``image`` commits (entrypoint, command, env)."""
         ...
 
-    def launch(
-        self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int, holds_copies: bool
-    ) -> Launch:
-        """How containers of the snapshot start: durability off unless ``durable``, in a
-        tmpfs of ``ram_bytes`` (0: all on disk) either the data folder or, when the
-        container ``holds_copies`` of its database (:meth:`admin`), what those need."""
+    def launch(self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int) -> Launch:
+        """How containers of the snapshot start: durability off unless ``durable``, the
+        data folder in a tmpfs of ``ram_bytes`` (0: on disk)."""
         ...
 
     def set_password(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        launch: Launch,
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
         """Give ``database.user`` the password ``database.password`` in a container just
-        started as ``launch`` says, through the server's socket, before its port is used."""
+        started, through the server's socket, before its port is used."""
         ...
 
     def admin(self, server: Database, settings: Settings) -> Admin | None:

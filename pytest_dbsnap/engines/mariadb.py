@@ -326,9 +326,7 @@ class MariaDBEngine:
             )
         return Sealed(cluster_bytes=int(last[0]) * 1024, database_bytes=database_bytes)
 
-    def launch(
-        self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int, holds_copies: bool
-    ) -> Launch:
+    def launch(self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int) -> Launch:
         command = [*snapshot.command, *(() if durable else self.no_durability)]
         if not ram_bytes:
             return Launch(None, command)
@@ -337,12 +335,7 @@ class MariaDBEngine:
         return Launch(entrypoint, [*command, f"--datadir={folder}"], {}, tmpfs, ram_bytes)
 
     def set_password(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        launch: Launch,
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
         """Give ``database.user`` the password ``database.password`` and unlock it,
         through the server's socket; only its hash goes into the container.

@@ -62,10 +62,6 @@ du -sk "$PGDATA" | cut -f1
 """.replace("{stopping}", STOPPING)
 
 
-RAM_TABLESPACE = "dbsnap_ram"
-"""The tablespace of the copies a server holds in RAM (see :meth:`PostgresEngine.launch`)."""
-
-
 def scram_verifier(password: str, iterations: int = 4096) -> str:
     """PostgreSQL's stored form of ``password`` for SCRAM-SHA-256 (RFC 5802, 7677).
 
@@ -280,15 +276,9 @@ class PostgresEngine:
             )
 
     def set_password(
-        self,
-        docker: Docker,
-        container: ContainerInfo,
-        database: Database,
-        timeout: float,
-        launch: Launch,
+        self, docker: Docker, container: ContainerInfo, database: Database, timeout: float
     ) -> None:
-        """Give ``database.user`` the password ``database.password``, through the socket;
-        with a folder in RAM for copies, make it the tablespace :data:`RAM_TABLESPACE`.
+        """Give ``database.user`` the password ``database.password``, through the socket.
 
         Only its SCRAM verifier goes into the container. One exec, issued as
         the container starts, runs psql until the server takes it (see
@@ -299,22 +289,17 @@ class PostgresEngine:
             identifiers=(database.user,),
             literals=(scram_verifier(database.password),),
         )
-        psql = ["psql", *self._psql_args(database.user, statement)]
-        folder = launch.ram_folder
-        if folder:
-            psql += ["-c", _sql("CREATE TABLESPACE {} LOCATION {}",
-                                identifiers=(RAM_TABLESPACE,), literals=(folder,))]  # fmt: skip
-        # psql's exit status 2: no connection (no socket yet, or starting up).
-        command = when_up(psql, "2 *", timeout)
-        if folder:  # made by the server's user, as a tablespace must be
-            command = ["/bin/sh", "-c", 'mkdir -p "$1" && shift && exec "$@"', "dbsnap-ram",
-                       folder, *command]  # fmt: skip
 
         retry_until_done(
             docker,
             container,
             timeout,
-            lambda: docker.exec(container, command, user="postgres"),
+            lambda: docker.exec(
+                container,
+                # psql's exit status 2: no connection (no socket yet, or starting up).
+                when_up(["psql", *self._psql_args(database.user, statement)], "2 *", timeout),
+                user="postgres",
+            ),
             title=self.title,
             tool="psql",
         )
@@ -366,23 +351,12 @@ class PostgresEngine:
         return ["-X", "-q", *flags, "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "template1",
                 "-c", statement]  # fmt: skip
 
-    def launch(
-        self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int, holds_copies: bool
-    ) -> Launch:
-        """With ``ram_bytes``, a server that ``holds_copies`` keeps them in a tablespace in
-        RAM and its cluster where the snapshot has it: the template is read from the
-        image's files (in the page cache, shared by every container of the snapshot)
-        and nothing is copied as the container starts. Any other server copies its
-        whole cluster into RAM first (its one database is the test's)."""
+    def launch(self, snapshot: ImageInfo, *, durable: bool, ram_bytes: int) -> Launch:
         command = list(snapshot.command or ["postgres"])
         for setting in () if durable else self.no_durability:
             command += ["-c", setting]
         if not ram_bytes:
             return Launch(None, command)
-        if holds_copies:
-            mount = f"{self.data_dir}-ram"
-            tmpfs = {mount: f"size={ram_bytes},mode=1777"}
-            return Launch(None, command, {}, tmpfs, ram_bytes, ram_folder=f"{mount}/copies")
         entrypoint, folder, tmpfs = in_ram(snapshot.entrypoint, self.data_dir, ram_bytes, "pgdata")
         return Launch(entrypoint, command, {"PGDATA": folder}, tmpfs, ram_bytes)
 

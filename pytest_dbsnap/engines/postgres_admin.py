@@ -19,7 +19,6 @@ from psycopg import sql
 
 from ..database import Database
 from ..errors import ContainerError
-from .postgres import RAM_TABLESPACE
 
 Strategy = Literal["file_copy", "wal_log"]
 _MISSING: tuple[object, ...] = ("missing",)
@@ -43,11 +42,6 @@ class PostgresAdmin:
         self.server = server
         self.strategy = strategy
         self.version: int = conn.info.server_version
-        found = conn.execute(
-            "SELECT spcname FROM pg_tablespace WHERE spcname = %s", [RAM_TABLESPACE]
-        ).fetchone()
-        self.tablespace = str(found[0]) if found else ""
-        """Where copies go: the server's tablespace in RAM, when it has one."""
 
     @property
     def reuse_problem(self) -> str:
@@ -127,8 +121,6 @@ class PostgresAdmin:
         )
         if self.version >= 150000:  # STRATEGY is new in 15; older servers copy files.
             query += sql.SQL(" STRATEGY {}").format(sql.SQL(self.strategy.upper()))
-        if self.tablespace:
-            query += sql.SQL(" TABLESPACE {}").format(sql.Identifier(self.tablespace))
         self._execute(query, f"copying {template} to {name}")
 
     def replace(self, name: str, copy: str, trash: str) -> None:
