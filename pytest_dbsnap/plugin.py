@@ -6,10 +6,9 @@ xdist worker, or the single process without xdist) finds or builds the
 snapshot and starts its container the first time a test asks.
 
 When the project configures pytest-dbsnap, the xdist controller prepares the
-snapshot early: from a ``tryfirst`` ``pytest_sessionstart`` it looks for it in a
-thread while xdist starts its first worker, pulls or builds what it did not find
-before the first hand-out, and hands it to each worker through ``workerinput``;
-a failure there reaches only the tests that ask for a database.
+snapshot early, in a ``tryfirst`` ``pytest_sessionstart`` before xdist starts
+its workers, and hands it to each through ``workerinput``; a failure there
+reaches only the tests that ask for a database.
 """
 
 from __future__ import annotations

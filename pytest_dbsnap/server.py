@@ -428,7 +428,7 @@ class Server:
             return bound
         # Without copies, each worker runs its pool's containers besides its own.
         containers = 1 if self.copies else settings.pool_size + 2
-        memory = self.session.memory_total()
+        memory = self.session.docker().memory_total()
         if memory and bound * containers * max(1, self.workers) > memory // 4:
             self.session.warn(
                 f"the databases stay on disk: {self.workers} worker(s) x {containers} "

@@ -55,8 +55,6 @@ class Session:
     warnings: list[str] = field(default_factory=list)
     server: str = ""
     """What the daemon said it is (``Docker Engine 20.10.24``), once connected."""
-    daemon_facts: dict[str, Any] | None = None
-    """What another process of the session learnt of the daemon (see :meth:`facts`)."""
     _failure: DbsnapError | None = None
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Any] = field(default_factory=list)
@@ -64,32 +62,16 @@ class Session:
     _alive_thread: threading.Thread | None = None
     _alive_error: DbsnapError | None = None
     _base_id: str = ""
-    _memory: int | None = None
     _closed: bool = False
 
     def docker(self) -> Docker:
         """This thread's Docker client (docker-py clients are not shared across threads)."""
         client: Docker | None = getattr(self._local, "docker", None)
         if client is None:
-            facts = self.daemon_facts
-            client = self._local.docker = Docker.connect(self.settings.daemon, facts)
+            client = self._local.docker = Docker.connect(self.settings.daemon)
             self.server = client.server
             self.opened(client)
         return client
-
-    def memory_total(self) -> int:
-        """Bytes of memory of the Docker host (0 when it does not say)."""
-        if self.daemon_facts and "memory" in self.daemon_facts:
-            return int(self.daemon_facts["memory"])
-        if self._memory is None:
-            self._memory = self.docker().memory_total()
-        return self._memory
-
-    def facts(self) -> dict[str, Any]:
-        """What this process learnt of the daemon, for another to skip asking (plain
-        data: the API version, the daemon's version, the host's memory)."""
-        memory = self.memory_total()
-        return {**self.docker().facts(), "memory": memory}
 
     def opened(self, thing: Any) -> None:
         """Close ``thing`` (a client, a connection) when the session closes."""
@@ -199,7 +181,6 @@ class Session:
             return None
         with contextlib.suppress(Exception):  # a base image to pull, a registry to ask...
             self.snapshot = find_local(docker, self.settings, self.plan())
-            self.daemon_facts = self.facts()  # for the workers, while no one waits
         return self.snapshot
 
     def share(self) -> None:

@@ -59,8 +59,6 @@ class State:
     """Whether this process keeps a sentinel for the session (see :mod:`.reaper`)."""
     handed: dict[str, Any] | None = None
     """The snapshot the xdist controller prepared, for a worker."""
-    daemon_facts: dict[str, Any] | None = None
-    """What the xdist controller learnt of the Docker daemon, for a worker."""
     failure: str = ""
     """Why the xdist controller could not prepare the snapshot."""
     asked: bool = False
@@ -215,7 +213,6 @@ class State:
                 owner=self.owner,
                 id=self.session_id,
                 snapshot=Snapshot.from_dict(handed) if handed else None,
-                daemon_facts=self.daemon_facts,
             )
             if self.failure:
                 self._session.refuse(DbsnapError(self.failure))
@@ -286,8 +283,6 @@ class State:
             given["error"] = self.failure
         elif session is not None and session.snapshot is not None:
             given["snapshot"] = session.snapshot.as_dict()
-            if session.daemon_facts:
-                given["daemon"] = session.daemon_facts
         return given
 
     def take(self, given: dict[str, Any]) -> None:
@@ -295,7 +290,6 @@ class State:
         self.session_id = str(given.get("session") or self.session_id)
         self.failure = str(given.get("error", ""))
         self.handed = given.get("snapshot")
-        self.daemon_facts = given.get("daemon")
         # With a snapshot from the controller, its sentinel speaks for the session;
         # otherwise this worker looks after itself, under the same session.
         self.owner = self.handed is None
