@@ -204,7 +204,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             if terminal is not None:
                 terminal.write_line(f"dbsnap: {line}")
 
-        state.start_preparing(log, meter)
+        state.prepare(log, meter)
 
 
 def _runs_no_tests(config: pytest.Config) -> bool:

@@ -24,15 +24,7 @@ from .engines import Engine, choose, named
 from .errors import DbsnapError
 from .reaper import PROJECT, Sentinel, mark_kept, reap, session_containers, sweep
 from .seed import SeedPlan
-from .snapshot import (
-    Log,
-    Snapshot,
-    base_image,
-    ensure_snapshot,
-    find_local,
-    owner_labels,
-    share_snapshot,
-)
+from .snapshot import Log, Snapshot, base_image, ensure_snapshot, owner_labels, share_snapshot
 
 T = TypeVar("T")
 
@@ -166,21 +158,6 @@ class Session:
                     before_build=functools.partial(self.alive, sentinel=True),
                 )
             )
-        return self.snapshot
-
-    def find_snapshot(self) -> Snapshot | None:
-        """The snapshot when it is on this Docker host already: nothing is pulled or
-        built. A daemon that cannot be reached is remembered (see :meth:`remembering`);
-        anything else is left to :meth:`ensure_snapshot` to meet again."""
-        if self.snapshot is not None or self._failure is not None:
-            return self.snapshot
-        try:
-            docker = self.remembering(self.docker)
-            self.remembering(self.ensure_alive)
-        except DbsnapError:
-            return None
-        with contextlib.suppress(Exception):  # a base image to pull, a registry to ask...
-            self.snapshot = find_local(docker, self.settings, self.plan())
         return self.snapshot
 
     def share(self) -> None:

@@ -158,17 +158,6 @@ def identify(docker: Docker, settings: Settings, plan: SeedPlan, *, pull: bool =
     )
 
 
-def find_local(docker: Docker, settings: Settings, plan: SeedPlan) -> Snapshot | None:
-    """The snapshot for ``plan`` when it is on this Docker host already (nothing is
-    pulled or built; ``None`` also with ``rebuild``). :class:`ImageError` when the
-    base image is not here either."""
-    if settings.rebuild:
-        return None
-    target = identify(docker, settings, plan, pull=False)
-    found = _matching(docker, target.tag, target.key)
-    return None if found is None else _existing(found, target, settings)
-
-
 def ensure_snapshot(
     docker: Docker,
     settings: Settings,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +68,6 @@ class State:
     """Why the database behind ``dbsnap_env`` could not be made pristine again."""
     _hooks: dict[str, tuple[_Impl, ...]] | None = None
     _late: list[str] = field(default_factory=list)
-    _plan: SeedPlan | None = None
-    _finding: threading.Thread | None = None
     _session: Session | None = None
     _server: Server | None = None
 
@@ -134,14 +131,11 @@ class State:
         )
 
     def plan(self) -> SeedPlan:
-        """The seed plan and cache-key inputs, from the settings and the recorded hooks
-        (computed once: the key hooks run once)."""
+        """The seed plan and cache-key inputs, from the settings and the recorded hooks."""
         from .seed import SeedPlan, ShellCommand, expand_seed, expand_watch, flatten_extra
 
         if self._late:
             raise ConfigError(self._late[0])
-        if self._plan is not None:
-            return self._plan
         settings = self.settings
         rootdir = settings.rootdir
         steps: list[SeedStep] = []
@@ -160,13 +154,12 @@ class State:
         for impl in self._hook_impls(KEY_HOOK):
             given = {"config": self.config}
             extra += flatten_extra([impl.function(**{a: given[a] for a in impl.argnames})])
-        self._plan = SeedPlan(
+        return SeedPlan(
             steps=tuple(steps),
             watched=expand_watch(settings.watch, rootdir),
             extra=tuple(extra),
             rootdir=rootdir,
         )
-        return self._plan
 
     def _python_seed(self, impl: _Impl) -> PythonSeed:
         import inspect
@@ -195,8 +188,6 @@ class State:
 
     @property
     def has_session(self) -> bool:
-        if self._finding is not None:
-            self._finding.join()
         return self._session is not None
 
     def session(self) -> Session:
@@ -245,38 +236,8 @@ class State:
             self.failure = f"{type(exc).__name__}: {exc}"
             session.refuse(DbsnapError(self.failure))
 
-    def start_preparing(
-        self, log: Callable[[str], None], progress: Callable[[int, int], None]
-    ) -> None:
-        """Look for the snapshot on the Docker host in a thread (the xdist controller,
-        while xdist starts its first worker): importing docker-py and asking the
-        daemon overlap the worker's start. :meth:`handout` waits for it, and
-        prepares in this thread what it did not find (a pull or a build, which
-        logs and can be interrupted). The seed plan and its hooks run here."""
-        with contextlib.suppress(DbsnapError):  # met again by prepare
-            self.plan()
-
-        def find() -> None:
-            session = self.session()
-            session.log, session.progress = log, progress
-            session.find_snapshot()
-
-        self._finding = threading.Thread(target=find, name="dbsnap-find", daemon=True)
-        self._finding.start()
-
-    def _prepared(self) -> None:
-        """Wait for :meth:`start_preparing`'s thread; prepare what it did not find."""
-        finding, self._finding = self._finding, None
-        if finding is None:
-            return
-        finding.join()
-        session = self.session()
-        if session.snapshot is None:
-            self.prepare(session.log, session.progress)
-
     def handout(self) -> dict[str, Any]:
         """What an xdist worker is given (``workerinput``)."""
-        self._prepared()
         given: dict[str, Any] = {"session": self.session_id}
         session = self._session
         if self.failure:
@@ -322,8 +283,6 @@ class State:
     def close(self) -> list[str]:
         """Close the server and the session, if they were made; the problems met."""
         problems: list[str] = []
-        if self._finding is not None:
-            self._finding.join()
         server = self._server
         spare = server.spare() if server is not None else frozenset()
         removals = server.close(problems) if server is not None else []
