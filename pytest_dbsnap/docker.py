@@ -231,19 +231,15 @@ class Docker:
         return f"Docker Engine {self.version.get('Version', '?')}"
 
     @classmethod
-    def connect(cls, daemon: Daemon, known: Mapping[str, Any] | None = None) -> Docker:
+    def connect(cls, daemon: Daemon) -> Docker:
         """Connect to ``daemon`` (see :func:`~pytest_dbsnap.daemon.locate`) and ask its
-        version (which proves it answers), unless another process of the session
-        asked already: ``known`` is its :meth:`facts`."""
+        version (which proves it answers)."""
         if not daemon.address:
             raise DockerUnavailableError(
                 f"the Docker context {daemon.context!r} (DOCKER_CONTEXT, or `docker context "
                 "use`) is not known here; `docker context ls` lists the known ones"
             )
         try:
-            if known and "api" in known and "version" in known:
-                client = docker.from_env(environment=environ_for(daemon), version=known["api"])
-                return cls(client, known["version"])
             client = docker.from_env(environment=environ_for(daemon))
             version = client.api.version()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -255,10 +251,6 @@ class Docker:
                 f"cannot reach the Docker daemon at {daemon.describe()} ({reason}); {hint}"
             ) from None
         return cls(client, version)
-
-    def facts(self) -> dict[str, Any]:
-        """What :meth:`connect` needs not ask again in another process (plain data)."""
-        return {"api": str(self.api.api_version), "version": dict(self.version)}
 
     def close(self) -> None:
         self.client.close()
