@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -101,7 +100,7 @@ def compare(folder: Path, other: Path, rev: str, rows: list[str], rounds: int, i
     wanted = {*rows, *(["reads"] if "writes" in rows else [])}
     chosen = [name for name in runs if name.split()[0] in wanted]
     samples: dict[tuple[str, str], list[float]] = {}
-    pytest: Callable[[Path, list[str], dict[str, str]], float] = speed._pytest
+    pytest = speed._pytest
     for name in envs:  # warm the snapshots and the bytecode
         pytest(project, ["-p", "no:xdist", "test_one.py"], envs[name])
         if "shop" in rows:
